@@ -1,0 +1,80 @@
+import type { State, Task, View } from "../gen/ga4gh/tes/v1/tes_pb.js";
+
+/**
+ * The task store: the one source of truth about tasks. The queue only delivers work; whatever it
+ * loses, the store still knows, and a sweep re-enqueues from it.
+ *
+ * Every read and write takes a Scope, and implementations apply it inside their queries (a WHERE
+ * clause), never by filtering results, so another owner's task is absent from gets, lists, counts
+ * and page tokens alike. Two implementations pass one conformance suite: SQLite (embedded
+ * default) and PostgreSQL (production).
+ */
+export interface TaskStore {
+  /** Applies pending migrations; safe to call from many processes at once. */
+  migrate(): Promise<void>;
+
+  /** Stores a new task, FULL, with its id, QUEUED state and creation_time already set. */
+  insert(task: Task, owner: string): Promise<void>;
+
+  /** One task with its bookkeeping, or undefined when it does not exist in this scope. */
+  get(id: string, scope: Scope): Promise<TaskRecord | undefined>;
+
+  /** One page of tasks, newest first, shaped by the view; keyset-paginated. */
+  list(query: ListQuery, scope: Scope): Promise<TaskPage>;
+
+  /**
+   * Compare-and-set: replaces the task (and the backend handle) only if the stored version is still
+   * `expectedVersion`, and never moves a terminal state to another state. Returns the new record,
+   * or undefined when the version moved on (re-read and decide again).
+   */
+  update(id: string, expectedVersion: number, change: TaskChange): Promise<TaskRecord | undefined>;
+
+  /** Tasks in any of `states` last written before `updatedBefore`, oldest first: for recovery sweeps. */
+  findStale(states: readonly State[], updatedBefore: Date, limit: number): Promise<TaskRecord[]>;
+
+  close(): Promise<void>;
+}
+
+/** Who is asking: everything (standalone mode, admins, the worker) or one owner's tasks. */
+export type Scope = { readonly all: true } | { readonly all: false; readonly owner: string };
+
+export const ALL: Scope = { all: true };
+
+export function ownedBy(owner: string): Scope {
+  return { all: false, owner };
+}
+
+export interface TaskRecord {
+  /** The whole task, FULL view. */
+  task: Task;
+  /** "" in standalone mode; else the tenant or user id that created it. */
+  owner: string;
+  /** Bumped by every update; the compare-and-set token. */
+  version: number;
+  /** The backend's own reference for the current attempt (a Batch task id, a local run id). */
+  backendHandle: string;
+  updatedAt: Date;
+}
+
+export interface TaskChange {
+  task: Task;
+  backendHandle?: string;
+}
+
+export interface ListQuery {
+  namePrefix?: string;
+  state?: State;
+  /** Tag filters, ANDed; an empty value matches any value, but the key must exist. */
+  tags?: ReadonlyArray<readonly [key: string, value: string]>;
+  /** 1..2047, already validated. */
+  pageSize: number;
+  /** The next_page_token of the previous page, as the store wrote it. */
+  pageToken?: string;
+  view: View;
+}
+
+export interface TaskPage {
+  tasks: Task[];
+  /** Absent on the last page. */
+  nextPageToken?: string;
+}
