@@ -4,10 +4,19 @@ import type { Readable } from "node:stream";
  * One kind of storage (Azure Blob, HTTP, SFTP, ...), behind the small interface the transfer engine
  * needs. A provider does no retries, no parallelism and no path checks: the engine does those once,
  * for every provider. Each method honours `signal`, and errors name the URL without its secrets.
+ * Failures the engine must tell apart (missing object, bad credentials) are thrown as ProviderError
+ * (provider-error.ts); anything else is taken as transient and retried. Connections go through the
+ * AddressPolicy of the ProviderContext (provider-registry.ts), so metadata addresses stay refused.
  */
 export interface StorageProvider {
   /** URL schemes handled, without the colon: ["https", "http"], ["s3"], ... */
   readonly schemes: readonly string[];
+
+  /**
+   * Optional refinement when several providers share a scheme: Azure Blob claims the https URLs of
+   * blob endpoints, the plain HTTP provider takes the rest. Without it, the scheme alone decides.
+   */
+  handles?(url: URL): boolean;
 
   /** Size and checksum of one object, or undefined when it does not exist. */
   stat(url: URL, options: ProviderCallOptions): Promise<ObjectInfo | undefined>;
@@ -43,6 +52,7 @@ export interface WriteOptions extends ProviderCallOptions {
 }
 
 export interface ObjectInfo {
+  /** Size of the whole object in bytes, also when a read starts at an offset. */
   size?: number;
   /** MD5 of the content, when the store keeps one (Azure Content-MD5, S3 single-part ETag, GCS md5Hash). */
   md5?: Buffer;
