@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Redis } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
 import { loadQueueConfig } from "../config/queue.js";
 import { resolveRedis, RedisUnavailableError } from "./resolve-redis.js";
 
@@ -20,7 +20,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function ping(options: ConstructorParameters<typeof Redis>[0] & object): Promise<string> {
+async function ping(options: RedisOptions): Promise<string> {
   const client = new Redis({ ...options, lazyConnect: true, maxRetriesPerRequest: 0 });
   try {
     await client.connect();
