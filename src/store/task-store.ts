@@ -13,23 +13,40 @@ export interface TaskStore {
   /** Applies pending migrations; safe to call from many processes at once. */
   migrate(): Promise<void>;
 
-  /** Stores a new task, FULL, with its id, QUEUED state and creation_time already set. */
+  /**
+   * Stores a new task, FULL, with its id, QUEUED state and creation_time already set, at version 1.
+   * The id must be time-sortable (UUIDv7): lists run newest first by id. Throws TaskExistsError when
+   * the id is taken.
+   */
   insert(task: Task, owner: string): Promise<void>;
 
   /** One task with its bookkeeping, or undefined when it does not exist in this scope. */
   get(id: string, scope: Scope): Promise<TaskRecord | undefined>;
 
-  /** One page of tasks, newest first, shaped by the view; keyset-paginated. */
+  /**
+   * One page of tasks, newest first (id DESC), shaped by the view; keyset-paginated, so tasks created
+   * between pages neither repeat nor push others off. Throws InvalidPageTokenError for a token this
+   * store did not write, or wrote for other filters or another scope.
+   */
   list(query: ListQuery, scope: Scope): Promise<TaskPage>;
 
   /**
-   * Compare-and-set: replaces the task (and the backend handle) only if the stored version is still
-   * `expectedVersion`, and never moves a terminal state to another state. Returns the new record,
-   * or undefined when the version moved on (re-read and decide again).
+   * Compare-and-set: replaces the task (and the backend handle, when given) only if the stored
+   * version is still `expectedVersion`, in one statement. Returns the new record (version + 1), or
+   * undefined when the version moved on (re-read and decide again).
+   *
+   * A terminal state (see task-states.ts) never changes to another state: that throws
+   * TerminalStateError. A change that keeps the same terminal state (say, appending logs or
+   * system_logs after COMPLETE or CANCELED) is allowed. Throws TaskNotFoundError for an unknown id.
+   * The id, owner, name, creation_time and tags are fixed at insert: the filters read the values
+   * stored then, so callers must not change them.
    */
   update(id: string, expectedVersion: number, change: TaskChange): Promise<TaskRecord | undefined>;
 
-  /** Tasks in any of `states` last written before `updatedBefore`, oldest first: for recovery sweeps. */
+  /**
+   * Tasks in any of `states` last written before `updatedBefore`, least recently written first, at
+   * most `limit`, in every scope: for recovery sweeps.
+   */
   findStale(states: readonly State[], updatedBefore: Date, limit: number): Promise<TaskRecord[]>;
 
   close(): Promise<void>;
