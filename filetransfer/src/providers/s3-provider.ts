@@ -1,0 +1,250 @@
+import http from "node:http";
+import https from "node:https";
+import type { Readable } from "node:stream";
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  type S3ClientConfig,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import type { AddressPolicy } from "../address-policy.js";
+import { ProviderError } from "../provider-error.js";
+import { redactText, redactUrl } from "../redact.js";
+import type {
+  ListedObject,
+  ObjectInfo,
+  ProviderCallOptions,
+  ReadOptions,
+  ReadResult,
+  StorageProvider,
+  WriteOptions,
+} from "../storage-provider.js";
+
+/**
+ * Amazon S3 and S3-compatible stores through the AWS SDK v3. URLs are `s3://bucket/key`; a
+ * directory is the key prefix up to a "/".
+ */
+export interface S3ProviderConfig {
+  region: string;
+  /** An S3-compatible endpoint (MinIO, Ceph, a local server) instead of AWS. */
+  endpoint?: string;
+  /** Address buckets as https://endpoint/bucket/key instead of https://bucket.endpoint/key. */
+  forcePathStyle: boolean;
+  /**
+   * "default": the SDK's credential chain (AWS_ACCESS_KEY_ID..., AWS_PROFILE, web identity).
+   * "anonymous": unsigned requests, for public buckets.
+   */
+  credentials: "default" | "anonymous";
+  /** Size of each part of a multipart upload; memory held per upload is about partSize × (queueSize + 1). */
+  partSizeInBytes: number;
+  /** Parts uploaded at once per object. */
+  uploadQueueSize: number;
+}
+
+/** S3 refuses parts smaller than 5 MiB (except the last). */
+export const MIN_S3_PART_SIZE = 5 * 1024 * 1024;
+
+export class S3Provider implements StorageProvider {
+  readonly schemes = ["s3"] as const;
+  readonly #config: S3ProviderConfig;
+  readonly #client: S3Client;
+
+  /** Every connection goes to an address the policy allows (checked when the socket resolves its host). */
+  constructor(config: S3ProviderConfig, addressPolicy?: AddressPolicy) {
+    if (config.partSizeInBytes < MIN_S3_PART_SIZE) {
+      throw new Error(`S3 part size ${config.partSizeInBytes} is below S3's minimum of ${MIN_S3_PART_SIZE} bytes`);
+    }
+    this.#config = config;
+    const clientConfig: S3ClientConfig = {
+      region: config.region,
+      forcePathStyle: config.forcePathStyle,
+      followRegionRedirects: true,
+      // The engine retries with backoff and resume; SDK retries underneath would multiply the waits.
+      maxAttempts: 1,
+      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+      ...(addressPolicy
+        ? {
+            requestHandler: {
+              httpAgent: new http.Agent({ keepAlive: true, lookup: addressPolicy.lookup }),
+              httpsAgent: new https.Agent({ keepAlive: true, lookup: addressPolicy.lookup }),
+            },
+          }
+        : {}),
+      // Most S3-compatible servers do not understand the SDK's default streaming CRC trailers; AWS
+      // itself gets them, and MD5 where the caller has one.
+      ...(config.endpoint ? { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" } : {}),
+      ...(config.credentials === "anonymous"
+        ? { signer: { sign: async (request) => request }, credentials: { accessKeyId: "", secretAccessKey: "" } }
+        : {}),
+    };
+    this.#client = new S3Client(clientConfig);
+  }
+
+  async stat(url: URL, options: ProviderCallOptions): Promise<ObjectInfo | undefined> {
+    const { bucket, key } = parseS3Url(url);
+    try {
+      const head = await this.#client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), abortOptions(options));
+      return objectInfo(head.ContentLength, head.ETag);
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw toProviderError(error, url, "stat");
+    }
+  }
+
+  async read(url: URL, options: ReadOptions): Promise<ReadResult> {
+    const { bucket, key } = parseS3Url(url);
+    const offset = options.offset ?? 0;
+    try {
+      const response = await this.#client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}) }),
+        abortOptions(options),
+      );
+      const body = response.Body as Readable | undefined;
+      if (!body) throw new ProviderError("transient", `read ${redactUrl(url)}: the response has no body`);
+      const resumed = offset > 0 && response.ContentRange !== undefined;
+      const total = resumed ? totalFromContentRange(response.ContentRange) : response.ContentLength;
+      const info = objectInfo(total, response.ETag);
+      return { body: mapStreamErrors(body, url), ...info, resumed };
+    } catch (error) {
+      throw toProviderError(error, url, "read");
+    }
+  }
+
+  async *list(directoryUrl: URL, options: ProviderCallOptions): AsyncIterable<ListedObject> {
+    const { bucket, key } = parseS3Url(directoryUrl, { allowEmptyKey: true });
+    const prefix = key === "" || key.endsWith("/") ? key : `${key}/`;
+    let continuationToken: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.#client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(continuationToken ? { ContinuationToken: continuationToken } : {}) }),
+          abortOptions(options),
+        );
+      } catch (error) {
+        throw toProviderError(error, directoryUrl, "list");
+      }
+      for (const object of page.Contents ?? []) {
+        if (!object.Key || object.Key.endsWith("/")) continue; // "folder" markers hold no data
+        const relativePath = object.Key.slice(prefix.length);
+        yield { url: new URL(`s3://${bucket}/${encodeKey(object.Key)}`), relativePath, ...objectInfo(object.Size, object.ETag) };
+      }
+      continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (continuationToken);
+  }
+
+  async write(url: URL, body: Readable, options: WriteOptions): Promise<void> {
+    const { bucket, key } = parseS3Url(url);
+    try {
+      if (options.size <= this.#config.partSizeInBytes) {
+        // One PUT streams the body as it comes; S3 checks Content-MD5 when we know it.
+        await this.#client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: body,
+            ContentLength: options.size,
+            ...(options.md5 ? { ContentMD5: options.md5.toString("base64") } : {}),
+          }),
+          abortOptions(options),
+        );
+        return;
+      }
+      const upload = new Upload({
+        client: this.#client,
+        params: { Bucket: bucket, Key: key, Body: body },
+        partSize: this.#config.partSizeInBytes,
+        queueSize: this.#config.uploadQueueSize,
+        leavePartsOnError: false,
+      });
+      const onAbort = () => void upload.abort();
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        await upload.done();
+      } finally {
+        options.signal?.removeEventListener("abort", onAbort);
+      }
+    } catch (error) {
+      throw toProviderError(error, url, "write");
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#client.destroy();
+  }
+}
+
+export function parseS3Url(url: URL, options: { allowEmptyKey?: boolean } = {}): { bucket: string; key: string } {
+  const bucket = url.hostname;
+  const key = decodeURIComponent(url.pathname.replace(/^\//, ""));
+  if (!bucket) throw new ProviderError("invalid", `${redactUrl(url)}: an S3 URL names a bucket (s3://bucket/key)`);
+  if (!key && !options.allowEmptyKey) throw new ProviderError("invalid", `${redactUrl(url)}: an S3 URL names an object key (s3://bucket/key)`);
+  return { bucket, key };
+}
+
+function encodeKey(key: string): string {
+  return key.split("/").map(encodeURIComponent).join("/");
+}
+
+function abortOptions(options: ProviderCallOptions): { abortSignal?: AbortSignal } {
+  return options.signal ? { abortSignal: options.signal } : {};
+}
+
+/** The ETag of a single-part, unencrypted-or-SSE-S3 upload is the MD5 of the content; multipart ETags end in "-N". */
+function objectInfo(size: number | undefined, etag: string | undefined): ObjectInfo {
+  const info: ObjectInfo = {};
+  if (size !== undefined) info.size = size;
+  const hex = etag?.replace(/"/g, "");
+  if (hex && /^[0-9a-f]{32}$/i.test(hex)) info.md5 = Buffer.from(hex, "hex");
+  return info;
+}
+
+function totalFromContentRange(contentRange: string | undefined): number | undefined {
+  const match = /\/(\d+)$/.exec(contentRange ?? "");
+  return match?.[1] ? Number(match[1]) : undefined;
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+}
+
+function mapStreamErrors(body: Readable, url: URL): Readable {
+  const original = body.destroy.bind(body);
+  body.destroy = (error?: Error) => original(error ? toProviderError(error, url, "read") : error);
+  return body;
+}
+
+const ACCESS_DENIED_CODES = new Set([
+  "AccessDenied",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "ExpiredToken",
+  "InvalidToken",
+  "AllAccessDisabled",
+  "CredentialsProviderError",
+]);
+
+export function toProviderError(error: unknown, url: URL, operation: string): Error {
+  if (error instanceof ProviderError) return error;
+  if (error instanceof Error && error.name === "AbortError") return error;
+  const where = `${operation} ${redactUrl(url)}`;
+  const name = (error as { name?: unknown }).name;
+  const status = statusOf(error);
+  if (name === "NoSuchKey" || name === "NotFound" || name === "NoSuchBucket" || (status === 404 && operation !== "list")) {
+    return new ProviderError("not-found", `${where}: ${name === "NoSuchBucket" ? "no such bucket" : "no such object"}`);
+  }
+  if (typeof name === "string" && (ACCESS_DENIED_CODES.has(name) || status === 403 || status === 401)) {
+    return new ProviderError("access-denied", `${where}: the store refused the credentials (${name})`);
+  }
+  if (error instanceof S3ServiceException) {
+    const transient = status === undefined || status >= 500 || status === 408 || status === 429;
+    const detail = `${error.name}${status ? ` (HTTP ${status})` : ""}: ${redactText(error.message)}`;
+    return new ProviderError(transient ? "transient" : "invalid", `${where}: ${detail}`);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new ProviderError("transient", `${where}: ${redactText(message)}`);
+}
