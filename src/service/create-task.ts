@@ -1,0 +1,59 @@
+import { clone, create, type MessageInitShape } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import {
+  FileType,
+  State,
+  TaskLogSchema,
+  TaskSchema,
+  type CreateTaskResponseSchema,
+  type Task,
+} from "../gen/ga4gh/tes/v1/tes_pb.js";
+import { droppedParametersWarning, reduceBackendParameters } from "./backend-parameters.js";
+import { callerOf } from "./caller-of.js";
+import type { ResolvedDeps } from "./task-service-deps.js";
+import { rfc3339 } from "./timestamps.js";
+import { validateTask } from "./validate-task.js";
+
+/**
+ * CreateTask: validate, store the task FULL as QUEUED, then tell the queue. Answers `{id}` only.
+ * Nothing is stored when the task is refused.
+ */
+export function createTaskHandler(deps: ResolvedDeps) {
+  return async (request: Task, context: HandlerContext): Promise<MessageInitShape<typeof CreateTaskResponseSchema>> => {
+    validateTask(request, deps.limits);
+    const supported = deps.backend.backendParameters;
+    const parameters = reduceBackendParameters(
+      request.resources?.backendParameters ?? {},
+      supported,
+      request.resources?.backendParametersStrict ?? false,
+    );
+
+    const task = clone(TaskSchema, request);
+    // id, state, logs and creation_time are read-only in TES: whatever the client sent is replaced.
+    task.id = deps.newTaskId();
+    task.state = State.QUEUED;
+    task.creationTime = rfc3339(deps.clock());
+    task.logs = [];
+    for (const file of [...task.inputs, ...task.outputs]) file.type ??= FileType.FILE;
+    if (task.resources !== undefined) task.resources.backendParameters = parameters.kept;
+    if (parameters.dropped.length > 0) {
+      // TES wants the ignored keys reported in system_logs. Before any attempt has run, the only
+      // place is a first TaskLog, with empty logs and outputs (both required, both empty so far);
+      // the worker fills this same entry in for the first attempt instead of appending another.
+      const warning = droppedParametersWarning(parameters.dropped, deps.backend.name, supported);
+      task.logs = [create(TaskLogSchema, { systemLogs: [warning] })];
+    }
+
+    await deps.store.insert(task, callerOf(context).owner);
+
+    try {
+      await deps.queue.enqueueSubmit(task.id);
+    } catch (error) {
+      // Decision: the store is the truth and the task is safely QUEUED there. The worker's
+      // recovery sweep re-enqueues QUEUED tasks that have no job, so a queue outage delays the task
+      // but does not fail the request, and the client never retries into a duplicate task.
+      deps.logger.warn({ err: error, taskId: task.id }, "task stored but not enqueued; the recovery sweep will enqueue it");
+    }
+    return { id: task.id };
+  };
+}

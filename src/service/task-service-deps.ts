@@ -1,0 +1,27 @@
+import type { Logger } from "pino";
+import type { LimitsConfig } from "../config/limits.js";
+import type { ServiceInfoConfig } from "../config/service-info.js";
+import type { TaskQueue } from "../queue/task-queue.js";
+import type { TaskStore } from "../store/task-store.js";
+import type { BackendCapabilities } from "../../worker/backends/compute-backend.js";
+
+/** What the TES service needs from the rest of the server; the lead composes these at start-up. */
+export interface TaskServiceDeps {
+  /** The source of truth: every read is scoped to the caller, every insert records its owner. */
+  readonly store: TaskStore;
+  /** Tells the worker pool about new and cancelled tasks. */
+  readonly queue: TaskQueue;
+  /** The configured compute backend's name, backend_parameters keys and storage locations. */
+  readonly backend: BackendCapabilities;
+  readonly serviceInfo: ServiceInfoConfig;
+  readonly limits: LimitsConfig;
+  /** Where failures the client does not see (a queue outage, a store error) are reported. */
+  readonly logger: Pick<Logger, "warn" | "error">;
+  /** The current time; tests pass a fixed clock. Default: the system clock. */
+  readonly clock?: () => Date;
+  /** New task ids; default UUIDv7. */
+  readonly newTaskId?: () => string;
+}
+
+/** The deps with their defaults filled in, as the handlers use them. */
+export type ResolvedDeps = Required<TaskServiceDeps>;
