@@ -1,0 +1,235 @@
+import pg from "pg";
+import type { State, Task } from "../../gen/ga4gh/tes/v1/tes_pb.js";
+import { View } from "../../gen/ga4gh/tes/v1/tes_pb.js";
+import { buildListSql } from "../list-sql.js";
+import { latestVersion, SchemaTooNewError } from "../migration.js";
+import { decodePageToken, encodePageToken } from "../page-token.js";
+import { TaskExistsError, TaskNotFoundError, TerminalStateError } from "../store-errors.js";
+import { decodeTask, encodeTask, minimalTask, shapeTask } from "../task-document.js";
+import { isTerminal, stateName, TERMINAL_STATES } from "../task-states.js";
+import type { ListQuery, Scope, TaskChange, TaskPage, TaskRecord, TaskStore } from "../task-store.js";
+import { POSTGRES_MIGRATIONS } from "./postgres-migrations.js";
+
+export interface PostgresTaskStoreOptions {
+  /** postgres://user:password@host:port/db; kept inside the pool, never logged. */
+  connectionString: string;
+  poolSize: number;
+  /** The schema the tables live in; created by migrate() if missing. Undefined: the server's search_path. */
+  schema: string | undefined;
+  connectTimeoutInMs: number;
+  /** 0 for no limit. */
+  statementTimeoutInMs: number;
+}
+
+interface RecordRow {
+  owner: string;
+  version: number;
+  backend_handle: string;
+  updated_at: Date;
+  document: Buffer;
+}
+
+interface ListRow {
+  id: string;
+  state: number;
+  document?: Buffer;
+}
+
+const TERMINAL_LIST = TERMINAL_STATES.join(", ");
+const RECORD_COLUMNS = "owner, version, backend_handle, updated_at, document";
+
+/** Fixed queries are named, so each connection parses and plans them once. */
+const SQL = {
+  insert: {
+    name: "tes_task_insert",
+    // One statement, so one round trip and atomic without an explicit transaction.
+    text: `WITH inserted AS (
+             INSERT INTO tasks (id, owner, state, name, creation_time, version, backend_handle, updated_at, document)
+             VALUES ($1, $2, $3, $4, $5, 1, '', $6, $7)
+             RETURNING id
+           )
+           INSERT INTO task_tags (task_id, key, value)
+           SELECT inserted.id, tag.key, tag.value FROM inserted, unnest($8::text[], $9::text[]) AS tag (key, value)`,
+  },
+  getAll: { name: "tes_task_get_all", text: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = $1` },
+  getOwned: { name: "tes_task_get_owned", text: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = $1 AND owner = $2` },
+  update: {
+    name: "tes_task_update",
+    text: `UPDATE tasks
+           SET document = $1, state = $2, version = version + 1, backend_handle = coalesce($3, backend_handle), updated_at = $4
+           WHERE id = $5 AND version = $6 AND (state = $2 OR state NOT IN (${TERMINAL_LIST}))
+           RETURNING owner, version, backend_handle, updated_at`,
+  },
+  versionAndState: { name: "tes_task_version_state", text: "SELECT version, state FROM tasks WHERE id = $1" },
+  findStale: {
+    name: "tes_task_find_stale",
+    text: `SELECT ${RECORD_COLUMNS} FROM tasks
+           WHERE state = ANY ($1::smallint[]) AND updated_at < $2 ORDER BY updated_at LIMIT $3`,
+  },
+} as const;
+
+/**
+ * The production task store: PostgreSQL through a pg Pool, shared by every server and worker
+ * process. Each operation is one statement (insert writes the task and its tags in one, update is
+ * one compare-and-set), so no transaction is held across a round trip. List queries are sent
+ * unnamed, so the planner sees the actual filter values (a selective tag or prefix picks its index).
+ */
+export class PostgresTaskStore implements TaskStore {
+  private readonly pool: pg.Pool;
+
+  constructor(private readonly options: PostgresTaskStoreOptions) {
+    const startupOptions = options.schema === undefined ? undefined : `-c search_path=${options.schema}`;
+    this.pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.poolSize,
+      connectionTimeoutMillis: options.connectTimeoutInMs,
+      ...(options.statementTimeoutInMs > 0 ? { statement_timeout: options.statementTimeoutInMs } : {}),
+      ...(startupOptions === undefined ? {} : { options: startupOptions }),
+      application_name: "tes-task-store",
+    });
+    // An idle connection that breaks (a server restart, a failover) is dropped by the pool and
+    // replaced on the next query; without a listener the error would end the process.
+    this.pool.on("error", () => {});
+  }
+
+  async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      // Processes starting together queue here; the lock ends with the transaction.
+      await client.query("SELECT pg_advisory_xact_lock(hashtext('tes-task-store-migrations:' || current_setting('search_path')))");
+      if (this.options.schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.options.schema}"`);
+      await client.query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+      );
+      const { rows } = await client.query<{ version: number }>("SELECT version FROM schema_migrations");
+      const applied = new Set(rows.map((row) => row.version));
+      const known = latestVersion(POSTGRES_MIGRATIONS);
+      const newest = Math.max(0, ...applied);
+      if (newest > known) throw new SchemaTooNewError(newest, known);
+      for (const migration of POSTGRES_MIGRATIONS) {
+        if (applied.has(migration.version)) continue;
+        await client.query(migration.sql);
+        await client.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [migration.version, migration.name]);
+      }
+      await client.query("COMMIT");
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async insert(task: Task, owner: string): Promise<void> {
+    const tags = Object.entries(task.tags);
+    try {
+      await this.pool.query({
+        ...SQL.insert,
+        values: [
+          task.id,
+          owner,
+          task.state,
+          task.name,
+          task.creationTime,
+          new Date(),
+          toBuffer(encodeTask(task)),
+          tags.map(([key]) => key),
+          tags.map(([, value]) => value),
+        ],
+      });
+    } catch (error) {
+      if (pgErrorCode(error) === "23505") throw new TaskExistsError(task.id);
+      throw error;
+    }
+  }
+
+  async get(id: string, scope: Scope): Promise<TaskRecord | undefined> {
+    const result = scope.all
+      ? await this.pool.query<RecordRow>({ ...SQL.getAll, values: [id] })
+      : await this.pool.query<RecordRow>({ ...SQL.getOwned, values: [id, scope.owner] });
+    const row = result.rows[0];
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  async list(query: ListQuery, scope: Scope): Promise<TaskPage> {
+    const afterId = decodePageToken(query.pageToken, query, scope);
+    // PostgreSQL text cannot hold U+0000, so no stored name starts with such a prefix.
+    if (query.namePrefix?.includes("\u0000")) return { tasks: [] };
+    const withDocument = query.view !== View.MINIMAL;
+    const sql = buildListSql(query, scope, afterId, withDocument, (index) => `$${index}`);
+    const { rows } = await this.pool.query<ListRow>(sql.text, sql.values);
+    const pageRows = rows.slice(0, query.pageSize);
+    const tasks = pageRows.map((row) =>
+      row.document === undefined
+        ? minimalTask(row.id, row.state as State)
+        : shapeTask(decodeTask(row.document), query.view),
+    );
+    const last = pageRows.at(-1);
+    const page: TaskPage = { tasks };
+    if (rows.length > query.pageSize && last !== undefined) page.nextPageToken = encodePageToken(last.id, query, scope);
+    return page;
+  }
+
+  async update(id: string, expectedVersion: number, change: TaskChange): Promise<TaskRecord | undefined> {
+    if (change.task.id !== id) throw new Error(`update(${id}): the changed task carries id ${change.task.id}`);
+    const { rows } = await this.pool.query<Omit<RecordRow, "document">>({
+      ...SQL.update,
+      values: [
+        toBuffer(encodeTask(change.task)),
+        change.task.state,
+        change.backendHandle ?? null,
+        new Date(),
+        id,
+        expectedVersion,
+      ],
+    });
+    const row = rows[0];
+    if (row !== undefined) {
+      return {
+        task: change.task,
+        owner: row.owner,
+        version: row.version,
+        backendHandle: row.backend_handle,
+        updatedAt: row.updated_at,
+      };
+    }
+    // Nothing changed: say why, so a caller never retries a move out of a terminal state forever.
+    const current = (await this.pool.query<{ version: number; state: number }>({ ...SQL.versionAndState, values: [id] })).rows[0];
+    if (current === undefined) throw new TaskNotFoundError(id);
+    if (current.version === expectedVersion && isTerminal(current.state as State)) {
+      throw new TerminalStateError(id, stateName(current.state as State), stateName(change.task.state));
+    }
+    return undefined;
+  }
+
+  async findStale(states: readonly State[], updatedBefore: Date, limit: number): Promise<TaskRecord[]> {
+    if (states.length === 0 || limit <= 0) return [];
+    const { rows } = await this.pool.query<RecordRow>({ ...SQL.findStale, values: [states, updatedBefore, limit] });
+    return rows.map(toRecord);
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+}
+
+function toRecord(row: RecordRow): TaskRecord {
+  return {
+    task: decodeTask(row.document),
+    owner: row.owner,
+    version: row.version,
+    backendHandle: row.backend_handle,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function pgErrorCode(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? code : undefined;
+}
