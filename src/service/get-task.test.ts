@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { create, toJson } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import { InputSchema, OutputSchema, State, TaskSchema, View } from "../gen/ga4gh/tes/v1/tes_pb.js";
+import { as, startHarness, validTask, type Harness } from "./testing/service-harness.js";
+import { advanceTask } from "./testing/worker-writes.js";
+
+describe("GetTask", () => {
+  let h: Harness;
+  let id: string;
+  before(async () => {
+    h = await startHarness();
+    ({ id } = await h.client.createTask(
+      validTask({
+        name: "views",
+        tags: { project: "p" },
+        inputs: [create(InputSchema, { path: "/in/a", content: "inline secret-free content" })],
+        outputs: [create(OutputSchema, { path: "/out/a", url: "s3://b/out/a" })],
+      }),
+    ));
+    await advanceTask(h.store, id, State.COMPLETE, { backendHandle: "run-1", withLogs: true });
+  });
+  after(() => h.close());
+
+  it("answers MINIMAL by default: id and state only", async () => {
+    const task = await h.client.getTask({ id });
+    assert.deepEqual(toJson(TaskSchema, task), { id, state: "COMPLETE" });
+  });
+
+  it("answers BASIC without executor stdout/stderr, input content and system_logs, with everything else", async () => {
+    const json = toJson(TaskSchema, await h.client.getTask({ id, view: View.BASIC })) as Record<string, any>;
+    assert.equal(json.name, "views");
+    assert.deepEqual(json.tags, { project: "p" });
+    assert.equal(json.inputs[0].path, "/in/a");
+    assert.equal(json.inputs[0].content, undefined);
+    assert.equal(json.inputs[0].type, "FILE");
+    assert.equal(json.outputs[0].url, "s3://b/out/a");
+    assert.match(json.creation_time, /Z$/);
+    const log = json.logs[0];
+    assert.equal(log.system_logs, undefined);
+    assert.deepEqual(log.metadata, { node: "n1" });
+    assert.equal(log.start_time, "2026-11-28T05:00:01.000Z");
+    assert.deepEqual(log.outputs, [{ url: "s3://b/out/a", path: "/out/a", size_bytes: "1024" }]);
+    assert.equal(log.logs[0].stdout, undefined);
+    assert.equal(log.logs[0].stderr, undefined);
+    assert.equal(log.logs[0].start_time, "2026-11-28T05:00:02.000Z");
+  });
+
+  it("answers FULL with everything", async () => {
+    const task = await h.client.getTask({ id, view: View.FULL });
+    assert.equal(task.inputs[0]?.content, "inline secret-free content");
+    assert.deepEqual(task.logs[0]?.systemLogs, ["pulled image alpine"]);
+    assert.equal(task.logs[0]?.logs[0]?.stdout, "hello\n");
+    assert.equal(task.logs[0]?.logs[0]?.stderr, "warning\n");
+  });
+
+  it("answers not_found for an unknown id", async () => {
+    await assert.rejects(h.client.getTask({ id: "0190d7a1-0000-7000-8000-000000000000" }), {
+      code: Code.NotFound,
+      rawMessage: 'task "0190d7a1-0000-7000-8000-000000000000" not found',
+    });
+  });
+
+  it("answers not_found for ids that cannot exist, without asking the store", async () => {
+    await assert.rejects(h.client.getTask({ id: "a/b:cancel" }), { code: Code.NotFound });
+    await assert.rejects(h.client.getTask({ id: "x".repeat(10000) }), (error: { code: Code; rawMessage: string }) => {
+      assert.equal(error.code, Code.NotFound);
+      assert.ok(error.rawMessage.length < 120, "a huge id is not echoed whole");
+      return true;
+    });
+  });
+
+  it("refuses an empty id", async () => {
+    await assert.rejects(h.client.getTask({ id: "" }), { code: Code.InvalidArgument, rawMessage: "id is required" });
+  });
+
+  it("refuses a view the schema does not name", async () => {
+    await assert.rejects(h.client.getTask({ id, view: 3 as View }), {
+      code: Code.InvalidArgument,
+      rawMessage: "view must be one of MINIMAL, BASIC, FULL, got 3",
+    });
+  });
+
+  it("answers not_found for another owner's task, and finds the caller's own", async () => {
+    const { id: alices } = await h.client.createTask(validTask(), as("alice"));
+    await assert.rejects(h.client.getTask({ id: alices }, as("bob")), { code: Code.NotFound });
+    assert.equal((await h.client.getTask({ id: alices }, as("alice"))).id, alices);
+    // The standalone caller (no authentication) sees every task.
+    assert.equal((await h.client.getTask({ id: alices })).id, alices);
+  });
+});

@@ -1,0 +1,15 @@
+import type { TaskStore } from "../../store/task-store.js";
+
+/** The real store with some methods replaced, to inject races and failures in service tests. */
+export function overrideStore(store: TaskStore, overrides: Partial<TaskStore>): TaskStore {
+  return {
+    migrate: () => store.migrate(),
+    insert: (task, owner) => store.insert(task, owner),
+    get: (id, scope) => store.get(id, scope),
+    list: (query, scope) => store.list(query, scope),
+    update: (id, version, change) => store.update(id, version, change),
+    findStale: (states, before, limit) => store.findStale(states, before, limit),
+    close: () => store.close(),
+    ...overrides,
+  };
+}
