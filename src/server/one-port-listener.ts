@@ -1,0 +1,187 @@
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from "node:http2";
+import net, { type AddressInfo, type Socket } from "node:net";
+import type { EdgeLimits } from "../config/server.js";
+
+export type EdgeRequest = IncomingMessage | Http2ServerRequest;
+export type EdgeResponse = ServerResponse | Http2ServerResponse;
+export type EdgeHandler = (req: EdgeRequest, res: EdgeResponse) => void;
+
+export interface OnePortListenerOptions {
+  readonly handler: EdgeHandler;
+  readonly limits: EdgeLimits;
+  /** PEM certificate and key: TLS with ALPN (h2, http/1.1). Absent: plaintext HTTP/1.1 and h2c. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+}
+
+export interface OnePortListener {
+  listen(port: number, host: string): Promise<AddressInfo>;
+  /** Stops accepting, lets requests in flight finish for up to `graceMs`, then cuts what is left. */
+  close(graceMs: number): Promise<void>;
+  address(): AddressInfo | undefined;
+}
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/**
+ * One TCP port for HTTP/1.1 and HTTP/2. Plaintext: Node cannot serve both from one server
+ * (allowHTTP1 needs TLS), so a TCP listener reads the first bytes and hands the socket to an
+ * HTTP/2 server when they are the h2 preface, else to an HTTP/1.1 server. TLS: ALPN chooses.
+ * Every limit and timeout of `limits` applies to both versions.
+ */
+export function createOnePortListener(options: OnePortListenerOptions): OnePortListener {
+  const { limits } = options;
+  const handler = withRequestDeadline(options.handler, limits.requestTimeoutMs);
+  const h2Settings = { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes };
+  const sessions = new Set<Http2Session>();
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  };
+
+  let front: net.Server;
+  let h1: http.Server | undefined;
+  let h2: http2.Http2Server | http2.Http2SecureServer;
+
+  if (options.tls !== undefined) {
+    const secure = http2.createSecureServer({
+      cert: options.tls.cert,
+      key: options.tls.key,
+      allowHTTP1: true,
+      settings: h2Settings,
+      maxSessionInvalidFrames: 100,
+    });
+    // The HTTP/1.1 side of a secure HTTP/2 server reads these like an http.Server does.
+    Object.assign(secure, {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.idleTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+    });
+    secure.on("request", handler);
+    secure.on("connection", track);
+    h2 = secure;
+    front = secure;
+  } else {
+    h1 = http.createServer(
+      {
+        maxHeaderSize: limits.maxHeaderBytes,
+        headersTimeout: limits.headersTimeoutMs,
+        requestTimeout: limits.requestTimeoutMs,
+        connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
+      },
+      handler,
+    );
+    h1.keepAliveTimeout = limits.idleTimeoutMs;
+    h2 = http2.createServer({ settings: h2Settings, maxSessionInvalidFrames: 100 }, handler);
+    const h1Server = h1;
+    const h2Server = h2;
+    front = net.createServer((socket) => {
+      track(socket);
+      sniff(socket, limits.headersTimeoutMs, (isH2) => {
+        if (isH2) {
+          // The HTTP/2 session reads the bytes put back into the socket itself (on the next tick);
+          // resuming here would let them flow away before it does.
+          h2Server.emit("connection", socket);
+        } else {
+          h1Server.emit("connection", socket);
+          socket.resume();
+        }
+      });
+    });
+  }
+  h2.setTimeout(limits.idleTimeoutMs);
+  h2.on("session", (session: Http2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+
+  return {
+    async listen(port, host) {
+      await new Promise<void>((resolve, reject) => {
+        front.once("error", reject);
+        front.listen(port, host, () => {
+          front.off("error", reject);
+          resolve();
+        });
+      });
+      // The HTTP/1.1 server never listens itself (it gets its sockets from the front listener), so
+      // start its connection tracking by hand: without it, headersTimeout and requestTimeout are
+      // never checked.
+      h1?.emit("listening");
+      return front.address() as AddressInfo;
+    },
+    async close(graceMs) {
+      const closed = new Promise<void>((resolve) => front.close(() => resolve()));
+      h1?.closeIdleConnections();
+      for (const session of sessions) session.close();
+      const deadline = Date.now() + graceMs;
+      while (sockets.size > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        h1?.closeIdleConnections();
+      }
+      for (const session of sessions) session.destroy();
+      for (const socket of sockets) socket.destroy();
+      h1?.closeAllConnections();
+      // Stops the HTTP/1.1 server's connection checker; it has no handle to close.
+      h1?.close(() => {});
+      await closed;
+    },
+    address() {
+      const address = front.address();
+      return address !== null && typeof address === "object" ? address : undefined;
+    },
+  };
+}
+
+/** Waits for enough first bytes to tell the h2 preface from HTTP/1.x, then puts them back. */
+function sniff(socket: Socket, timeoutMs: number, route: (isH2: boolean) => void): void {
+  let seen: Buffer = Buffer.alloc(0);
+  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  const done = () => {
+    clearTimeout(timer);
+    socket.off("data", onData);
+    socket.off("error", onError);
+    socket.off("end", onEnd);
+  };
+  const onError = () => {
+    done();
+    socket.destroy();
+  };
+  const onEnd = () => {
+    done();
+    socket.destroy();
+  };
+  const onData = (chunk: Buffer) => {
+    seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+    const length = Math.min(seen.length, H2_PREFACE.length);
+    const isPrefacePrefix = seen.subarray(0, length).equals(H2_PREFACE.subarray(0, length));
+    if (isPrefacePrefix && seen.length < H2_PREFACE.length) return; // not decided yet
+    done();
+    socket.pause();
+    socket.unshift(seen);
+    route(isPrefacePrefix);
+  };
+  socket.on("data", onData);
+  socket.on("error", onError);
+  socket.on("end", onEnd);
+}
+
+/**
+ * HTTP/1.1 has requestTimeout; HTTP/2 has no per-request deadline of its own, so a stream whose
+ * request has not fully arrived in time is cancelled here (for both, the stricter of the two wins).
+ */
+function withRequestDeadline(handler: EdgeHandler, timeoutMs: number): EdgeHandler {
+  return (req, res) => {
+    if (req.httpVersionMajor === 2) {
+      const timer = setTimeout(() => {
+        if (!req.complete) (req as Http2ServerRequest).stream.close(http2.constants.NGHTTP2_CANCEL);
+      }, timeoutMs);
+      timer.unref();
+      res.once("close", () => clearTimeout(timer));
+      req.once("end", () => clearTimeout(timer));
+    }
+    handler(req, res);
+  };
+}
