@@ -1,0 +1,1337 @@
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type {
+  Json,
+  JobRecord,
+  NodeRecord,
+  NodeState,
+  PoolRecord,
+  Quotas,
+  Stamp,
+  TaskExecution,
+  TaskRecord,
+} from "./account-model.js";
+import {
+  FormulaEvaluationError,
+  FormulaSyntaxError,
+  SERIES_VARIABLES,
+  evaluateFormula,
+  parseFormula,
+  type NodeDeallocationOption,
+  type Statement,
+} from "./autoscale-formula.js";
+import { BatchError, batchTime, errors, propertyError } from "./batch-error.js";
+import { coresOf, type EmulatorTiming } from "./emulator-options.js";
+import type { FaultPlan } from "./fault-plan.js";
+import { formatDuration, UNBOUNDED } from "./iso-duration.js";
+import { startProcess, type ProcessOutcome } from "./node-process.js";
+import {
+  asObject,
+  environmentSettings,
+  optionalBoolean,
+  optionalDuration,
+  optionalEnum,
+  optionalInteger,
+  optionalString,
+  refuseUnemulated,
+  requireId,
+  requireString,
+} from "./request-validation.js";
+
+/**
+ * The emulated Batch account: pools and their nodes, jobs and their tasks, moved forward by a clock
+ * as the service moves them (shared/notes/AZURE-BATCH.md §4 task lifecycle, §5 pools, §6 quotas).
+ * Operations throw BatchError with the service's codes; the HTTP layer turns them into answers.
+ */
+export interface AccountConfig {
+  accountName: string;
+  baseUrl: () => string;
+  rootDir: string;
+  quotas: Quotas;
+  vmSizeCores: Record<string, number>;
+  timing: EmulatorTiming;
+  baseEnv: Record<string, string>;
+  wrapCommand?: (argv: string[], context: { poolId: string; nodeId: string; jobId?: string; taskId?: string }) => string[];
+  shuffleAddCollectionResults: boolean;
+  faults: FaultPlan;
+}
+
+const DEALLOCATION = ["requeue", "terminate", "taskcompletion", "retaineddata"] as const;
+const DEFAULT_RETENTION = "P7D";
+/** How many finished tasks a node lists in recentTasks. */
+const RECENT_TASKS = 20;
+/** Samples kept per autoscale series. */
+const MAX_SAMPLES = 10_000;
+
+export class BatchAccount {
+  readonly pools = new Map<string, PoolRecord>();
+  readonly jobs = new Map<string, JobRecord>();
+  private etagCounter = 0x8d3d623cd661246;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly config: AccountConfig) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.config.timing.tickMs);
+    this.timer.unref();
+  }
+
+  /** Stops the clock and every process still running on a node. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    const waits: Promise<unknown>[] = [];
+    for (const pool of this.pools.values()) {
+      for (const node of pool.nodes.values()) {
+        if (node.startTaskProcess !== undefined) {
+          node.startTaskProcess.kill();
+          waits.push(node.startTaskProcess.done);
+        }
+        for (const task of node.running) {
+          task.process?.kill();
+          if (task.process !== undefined) waits.push(task.process.done);
+        }
+      }
+    }
+    await Promise.allSettled(waits);
+  }
+
+  get quotas(): Quotas {
+    return this.config.quotas;
+  }
+
+  setQuotas(quotas: Partial<Quotas>): void {
+    Object.assign(this.config.quotas, quotas);
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private now(): Date {
+    return new Date();
+  }
+
+  private stamp(record: Stamp): void {
+    this.etagCounter += 1 + Math.floor(Math.random() * 16);
+    record.eTag = `0x${this.etagCounter.toString(16).toUpperCase()}`;
+    record.lastModified = this.now();
+  }
+
+  private freshStamp(): Stamp {
+    const stamp: Stamp = { eTag: "", lastModified: this.now() };
+    this.stamp(stamp);
+    return stamp;
+  }
+
+  private url(path: string): string {
+    return `${this.config.baseUrl()}${path}`;
+  }
+
+  getPool(id: string): PoolRecord {
+    const pool = this.pools.get(id.toLowerCase());
+    if (pool === undefined) throw errors.poolNotFound();
+    return pool;
+  }
+
+  getJob(id: string): JobRecord {
+    const job = this.jobs.get(id.toLowerCase());
+    if (job === undefined) throw errors.jobNotFound();
+    return job;
+  }
+
+  getTask(jobId: string, taskId: string): TaskRecord {
+    const job = this.getJob(jobId);
+    const task = job.tasks.get(taskId.toLowerCase());
+    if (task === undefined) throw errors.taskNotFound();
+    return task;
+  }
+
+  getNode(poolId: string, nodeId: string): NodeRecord {
+    const node = this.getPool(poolId).nodes.get(nodeId.toLowerCase());
+    if (node === undefined) throw errors.nodeNotFound();
+    return node;
+  }
+
+  private coresInUse(dedicated: boolean): number {
+    let cores = 0;
+    for (const pool of this.pools.values()) {
+      for (const node of pool.nodes.values()) {
+        if (node.isDedicated === dedicated && node.state !== "preempted") cores += pool.coresPerNode;
+      }
+    }
+    return cores;
+  }
+
+  private activeJobCount(): number {
+    let count = 0;
+    for (const job of this.jobs.values()) if (job.state !== "completed") count += 1;
+    return count;
+  }
+
+  // ------------------------------------------------------------------ pools (§3, §5)
+
+  addPool(body: Json): PoolRecord {
+    const id = requireId(body);
+    const vmSize = requireString(body, "vmSize");
+    refuseUnemulated(body, ["cloudServiceConfiguration", "applicationPackageReferences", "certificateReferences", "mountConfiguration", "userAccounts"]);
+    const vmConfig = asObject(body.virtualMachineConfiguration ?? (() => { throw propertyError(errors.missingRequiredProperty, "virtualMachineConfiguration"); })(), "virtualMachineConfiguration");
+    asObject(vmConfig.imageReference ?? (() => { throw propertyError(errors.missingRequiredProperty, "virtualMachineConfiguration.imageReference"); })(), "virtualMachineConfiguration.imageReference");
+    requireString(vmConfig, "nodeAgentSKUId", "virtualMachineConfiguration.nodeAgentSKUId");
+    const enableAutoScale = optionalBoolean(body, "enableAutoScale") ?? false;
+    const resizeTimeoutMs = optionalDuration(body, "resizeTimeout") ?? 15 * 60_000;
+    if (resizeTimeoutMs < 5 * 60_000) throw propertyError(errors.invalidPropertyValue, "resizeTimeout", "must be at least 5 minutes");
+    const taskSlotsPerNode = optionalInteger(body, "taskSlotsPerNode", { min: 1, max: 256 }) ?? 1;
+    const targetDedicatedNodes = optionalInteger(body, "targetDedicatedNodes", { min: 0, max: 100_000 });
+    const targetLowPriorityNodes = optionalInteger(body, "targetLowPriorityNodes", { min: 0, max: 100_000 });
+    let statements: Statement[] | undefined;
+    let intervalMs = 15 * 60_000;
+    let formula: string | undefined;
+    if (enableAutoScale) {
+      if (targetDedicatedNodes !== undefined || targetLowPriorityNodes !== undefined) {
+        throw propertyError(errors.invalidPropertyValue, targetDedicatedNodes !== undefined ? "targetDedicatedNodes" : "targetLowPriorityNodes", "cannot be set when enableAutoScale is true");
+      }
+      formula = requireString(body, "autoScaleFormula");
+      statements = this.parseFormulaOrThrow(formula);
+      intervalMs = this.evaluationInterval(body);
+    } else if (body.autoScaleFormula !== undefined && body.autoScaleFormula !== null) {
+      throw propertyError(errors.invalidPropertyValue, "autoScaleFormula", "cannot be set when enableAutoScale is false");
+    }
+    const startTask = body.startTask === undefined || body.startTask === null ? undefined : asObject(body.startTask, "startTask");
+    if (startTask !== undefined) {
+      requireString(startTask, "commandLine", "startTask.commandLine");
+      refuseUnemulated(startTask, ["resourceFiles"], "startTask.");
+    }
+    if (this.pools.size >= this.config.quotas.pools) throw errors.poolQuotaReached();
+    if (this.pools.has(id.toLowerCase())) throw errors.poolExists();
+    const now = this.now();
+    const pool: PoolRecord = {
+      ...this.freshStamp(),
+      id,
+      spec: body,
+      vmSize,
+      coresPerNode: coresOf(vmSize, this.config.vmSizeCores),
+      creationTime: now,
+      state: "active",
+      stateTransitionTime: now,
+      allocationState: "steady",
+      allocationStateTransitionTime: now,
+      targetDedicatedNodes: targetDedicatedNodes ?? 0,
+      targetLowPriorityNodes: targetLowPriorityNodes ?? 0,
+      resizeTimeout: formatDuration(resizeTimeoutMs),
+      resizeErrors: [],
+      deallocationOption: "requeue",
+      enableAutoScale,
+      autoScaleEvaluationIntervalMs: intervalMs,
+      taskSlotsPerNode,
+      nodes: new Map(),
+      nodeSequence: 0,
+      samples: Object.fromEntries(SERIES_VARIABLES.map((name) => [name, []])) as unknown as PoolRecord["samples"],
+      nextSampleAtMs: now.getTime() + this.config.timing.autoScaleSampleIntervalMs,
+    };
+    if (startTask !== undefined) pool.startTask = startTask;
+    if (enableAutoScale && formula !== undefined && statements !== undefined) {
+      pool.autoScaleFormula = formula;
+      pool.autoScaleStatements = statements;
+      pool.autoScaleEvaluationInterval = formatDuration(intervalMs);
+    }
+    this.pools.set(id.toLowerCase(), pool);
+    if (enableAutoScale) this.runAutoScale(pool);
+    else if (pool.targetDedicatedNodes + pool.targetLowPriorityNodes > 0) this.beginResize(pool);
+    return pool;
+  }
+
+  private parseFormulaOrThrow(formula: string): Statement[] {
+    try {
+      return parseFormula(formula);
+    } catch (err) {
+      if (err instanceof FormulaSyntaxError) {
+        if (/longer than 8 KB|more than 100/.test(err.message)) throw propertyError(errors.autoScaleFormulaTooLong, "autoScaleFormula", err.message);
+        throw propertyError(errors.autoScalingFormulaSyntaxError, "autoScaleFormula", err.message);
+      }
+      throw err;
+    }
+  }
+
+  private evaluationInterval(body: Json): number {
+    const ms = optionalDuration(body, "autoScaleEvaluationInterval") ?? 15 * 60_000;
+    // §5: min 5 min, max 168 h, else 400.
+    if (ms < this.config.timing.minAutoScaleEvaluationIntervalMs || ms > 168 * 3_600_000) {
+      throw new BatchError(400, errors.invalidAutoScalingSettings().code, errors.invalidAutoScalingSettings().message, [
+        { key: "PropertyName", value: "autoScaleEvaluationInterval" },
+        { key: "Reason", value: "must be between 5 minutes and 168 hours" },
+      ]);
+    }
+    return ms;
+  }
+
+  private usablePool(id: string): PoolRecord {
+    const pool = this.getPool(id);
+    if (pool.state === "deleting") throw errors.poolBeingDeleted();
+    return pool;
+  }
+
+  deletePool(id: string): void {
+    const pool = this.usablePool(id);
+    pool.state = "deleting";
+    pool.stateTransitionTime = this.now();
+    pool.deleteDueAtMs = Date.now() + this.config.timing.deleteMs;
+    this.stamp(pool);
+    // §3 Pool Delete: running tasks are terminated and requeued.
+    for (const node of pool.nodes.values()) for (const task of [...node.running]) this.requeue(task, true);
+  }
+
+  resizePool(id: string, body: Json): void {
+    const pool = this.usablePool(id);
+    const dedicated = optionalInteger(body, "targetDedicatedNodes", { min: 0, max: 100_000 });
+    const lowPriority = optionalInteger(body, "targetLowPriorityNodes", { min: 0, max: 100_000 });
+    const timeout = optionalDuration(body, "resizeTimeout");
+    if (timeout !== undefined && timeout < 5 * 60_000) throw propertyError(errors.invalidPropertyValue, "resizeTimeout", "must be at least 5 minutes");
+    const option = optionalEnum(body, "nodeDeallocationOption", DEALLOCATION) ?? "requeue";
+    if (pool.enableAutoScale) throw errors.autoScaleEnabled({ key: "Reason", value: "the pool has autoscale enabled" });
+    if (pool.allocationState !== "steady") throw errors.poolBeingResized();
+    // Omitted targets keep their current value (the service's default is unconfirmed).
+    if (dedicated !== undefined) pool.targetDedicatedNodes = dedicated;
+    if (lowPriority !== undefined) pool.targetLowPriorityNodes = lowPriority;
+    if (timeout !== undefined) pool.resizeTimeout = formatDuration(timeout);
+    pool.deallocationOption = option;
+    this.beginResize(pool);
+  }
+
+  stopResize(id: string): void {
+    const pool = this.usablePool(id);
+    if (pool.allocationState !== "resizing") return;
+    pool.resizeDueAtMs = undefined;
+    pool.resizeErrors = [{ code: "ResizeStopped", message: "The resize operation was stopped by the user." }];
+    this.setAllocationState(pool, "steady");
+  }
+
+  enableAutoScale(id: string, body: Json): void {
+    const pool = this.usablePool(id);
+    const formula = optionalString(body, "autoScaleFormula") ?? pool.autoScaleFormula;
+    if (formula === undefined) throw propertyError(errors.missingRequiredProperty, "autoScaleFormula");
+    const statements = this.parseFormulaOrThrow(formula);
+    const intervalMs = body.autoScaleEvaluationInterval === undefined ? pool.autoScaleEvaluationIntervalMs : this.evaluationInterval(body);
+    if (pool.allocationState === "resizing" && !pool.enableAutoScale) throw errors.poolBeingResized();
+    const nowMs = Date.now();
+    if (pool.lastEnableAutoScaleMs !== undefined && nowMs - pool.lastEnableAutoScaleMs < this.config.timing.enableAutoScaleSpacingMs) {
+      throw errors.autoScaleTooManyRequestsToEnable();
+    }
+    pool.lastEnableAutoScaleMs = nowMs;
+    pool.enableAutoScale = true;
+    pool.autoScaleFormula = formula;
+    pool.autoScaleStatements = statements;
+    pool.autoScaleEvaluationIntervalMs = intervalMs;
+    pool.autoScaleEvaluationInterval = formatDuration(intervalMs);
+    this.stamp(pool);
+    this.runAutoScale(pool);
+  }
+
+  disableAutoScale(id: string): void {
+    const pool = this.usablePool(id);
+    pool.enableAutoScale = false;
+    pool.autoScaleFormula = undefined;
+    pool.autoScaleStatements = undefined;
+    pool.autoScaleEvaluationInterval = undefined;
+    pool.autoScaleRun = undefined;
+    pool.nextAutoScaleAtMs = undefined;
+    this.stamp(pool);
+  }
+
+  /** §3 Pool EvaluateAutoScale: autoscale must be on; the pool does not change. */
+  evaluateAutoScale(id: string, body: Json): Json {
+    const pool = this.usablePool(id);
+    const formula = requireString(body, "autoScaleFormula");
+    if (!pool.enableAutoScale) throw errors.autoScaleNotEnabled();
+    return this.autoScaleRun(pool, this.parseFormulaOrThrow(formula)).run;
+  }
+
+  /** Control API: evaluate a pool's formula now, as the service does at each interval. */
+  evaluateAutoScaleNow(id: string): void {
+    const pool = this.getPool(id);
+    if (!pool.enableAutoScale) throw new Error(`pool ${id} does not have autoscale enabled`);
+    this.runAutoScale(pool);
+  }
+
+  private autoScaleContext(pool: PoolRecord) {
+    let dedicated = 0;
+    let lowPriority = 0;
+    let preempted = 0;
+    let usable = 0;
+    for (const node of pool.nodes.values()) {
+      if (node.isDedicated) dedicated += 1;
+      else lowPriority += 1;
+      if (node.state === "preempted") preempted += 1;
+      if (node.state === "idle" || node.state === "running") usable += 1;
+    }
+    return {
+      nowMs: Date.now(),
+      sampleIntervalMs: this.config.timing.autoScaleSampleIntervalMs,
+      series: pool.samples,
+      numbers: {
+        $CurrentDedicatedNodes: dedicated,
+        $CurrentLowPriorityNodes: lowPriority,
+        $PreemptedNodeCount: preempted,
+        $UsableNodeCount: usable,
+      },
+    };
+  }
+
+  private autoScaleRun(pool: PoolRecord, statements: readonly Statement[]) {
+    const timestamp = batchTime(this.now());
+    try {
+      const outcome = evaluateFormula(statements, this.autoScaleContext(pool));
+      return { run: { timestamp, results: outcome.results } as Json, outcome };
+    } catch (err) {
+      if (!(err instanceof FormulaEvaluationError)) throw err;
+      // The service's error code for a failed evaluation is unconfirmed.
+      return {
+        run: { timestamp, error: { code: "AutoScalingFormulaEvaluationError", message: err.message, values: [] } } as Json,
+        outcome: undefined,
+      };
+    }
+  }
+
+  private runAutoScale(pool: PoolRecord): void {
+    if (pool.autoScaleStatements === undefined) return;
+    const { run, outcome } = this.autoScaleRun(pool, pool.autoScaleStatements);
+    pool.autoScaleRun = run;
+    pool.nextAutoScaleAtMs = Date.now() + (this.config.timing.autoScaleEvaluationEveryMs ?? pool.autoScaleEvaluationIntervalMs);
+    if (outcome === undefined) return;
+    pool.targetDedicatedNodes = outcome.targetDedicatedNodes;
+    pool.targetLowPriorityNodes = outcome.targetLowPriorityNodes;
+    pool.deallocationOption = outcome.nodeDeallocationOption;
+    this.stamp(pool);
+    const counts = this.nodeCounts(pool);
+    if (pool.allocationState === "steady" && (counts.dedicated !== pool.targetDedicatedNodes || counts.lowPriority !== pool.targetLowPriorityNodes)) {
+      this.beginResize(pool);
+    }
+  }
+
+  private nodeCounts(pool: PoolRecord): { dedicated: number; lowPriority: number } {
+    let dedicated = 0;
+    let lowPriority = 0;
+    for (const node of pool.nodes.values()) {
+      if (node.leaving) continue;
+      if (node.isDedicated) dedicated += 1;
+      else lowPriority += 1;
+    }
+    return { dedicated, lowPriority };
+  }
+
+  private setAllocationState(pool: PoolRecord, state: PoolRecord["allocationState"]): void {
+    pool.allocationState = state;
+    pool.allocationStateTransitionTime = this.now();
+    this.stamp(pool);
+  }
+
+  private beginResize(pool: PoolRecord): void {
+    pool.resizeErrors = [];
+    pool.resizeDueAtMs = Date.now() + this.config.timing.allocationMs;
+    this.setAllocationState(pool, "resizing");
+  }
+
+  /** The resize lands: nodes are added up to the core quota, or removed as the deallocation option says (§5). */
+  private completeResize(pool: PoolRecord): void {
+    pool.resizeDueAtMs = undefined;
+    const resizeErrors: Json[] = [];
+    const counts = this.nodeCounts(pool);
+    for (const dedicated of [true, false]) {
+      const current = dedicated ? counts.dedicated : counts.lowPriority;
+      const target = dedicated ? pool.targetDedicatedNodes : pool.targetLowPriorityNodes;
+      if (current < target) {
+        const fault = this.config.faults.takeAllocation(pool.id);
+        if (fault !== undefined) {
+          resizeErrors.push({ code: fault.code, message: fault.message ?? "Allocation failed as the requested capacity is not available.", values: [] });
+          continue;
+        }
+        const quota = dedicated ? this.config.quotas.dedicatedCores : this.config.quotas.lowPriorityCores;
+        const free = Math.max(0, quota - this.coresInUse(dedicated));
+        const count = Math.min(target - current, Math.floor(free / pool.coresPerNode));
+        for (let i = 0; i < count; i += 1) this.createNode(pool, dedicated);
+        if (count < target - current) {
+          resizeErrors.push(
+            dedicated
+              ? { code: "AccountCoreQuotaReached", message: "The specified account has reached core quota", values: [] }
+              : { code: "AccountLowPriorityCoreQuotaReached", message: "The specified account has reached low priority core quota", values: [] },
+          );
+        }
+      } else if (current > target) {
+        this.removeNodes(pool, dedicated, current - target, pool.deallocationOption);
+      }
+    }
+    pool.resizeErrors = resizeErrors;
+    if (![...pool.nodes.values()].some((node) => node.leaving)) this.setAllocationState(pool, "steady");
+  }
+
+  private createNode(pool: PoolRecord, dedicated: boolean): NodeRecord {
+    pool.nodeSequence += 1;
+    const id = `tvmps_${pool.id.toLowerCase().replace(/[^a-z0-9]/g, "").slice(0, 20)}_${String(pool.nodeSequence).padStart(6, "0")}${dedicated ? "d" : "p"}`;
+    const now = this.now();
+    const node: NodeRecord = {
+      id,
+      pool,
+      isDedicated: dedicated,
+      state: "creating",
+      stateTransitionTime: now,
+      allocationTime: now,
+      schedulingState: "enabled",
+      rootDir: join(this.config.rootDir, pool.id.toLowerCase(), id),
+      running: new Set(),
+      totalTasksRun: 0,
+      totalTasksSucceeded: 0,
+      recentTasks: [],
+      errors: [],
+      nextStepAtMs: Date.now() + this.config.timing.nodeBootMs,
+      leaving: false,
+    };
+    pool.nodes.set(id.toLowerCase(), node);
+    return node;
+  }
+
+  private removeNodes(pool: PoolRecord, dedicated: boolean, count: number, option: NodeDeallocationOption): void {
+    const order: NodeState[] = ["preempted", "unusable", "startTaskFailed", "offline", "creating", "starting", "waitingForStartTask", "idle", "running"];
+    const candidates = [...pool.nodes.values()]
+      .filter((node) => node.isDedicated === dedicated && !node.leaving)
+      .sort((a, b) => order.indexOf(a.state) - order.indexOf(b.state))
+      .slice(0, count);
+    for (const node of candidates) {
+      if (node.running.size === 0) {
+        this.dropNode(node);
+      } else if (option === "requeue") {
+        for (const task of [...node.running]) this.requeue(task, true);
+        this.dropNode(node);
+      } else if (option === "terminate") {
+        for (const task of [...node.running]) this.endByService(task, "TaskEnded", "The task was terminated because its node was removed from the pool");
+        this.dropNode(node);
+      } else {
+        // taskcompletion and retaineddata: stop scheduling, leave once the running tasks end.
+        node.leaving = true;
+        node.schedulingState = "disabled";
+        this.setNodeState(node, "leavingPool");
+      }
+    }
+  }
+
+  private dropNode(node: NodeRecord): void {
+    node.startTaskProcess?.kill();
+    node.pool.nodes.delete(node.id.toLowerCase());
+  }
+
+  private setNodeState(node: NodeRecord, state: NodeState): void {
+    if (node.state === state) return;
+    node.state = state;
+    node.stateTransitionTime = this.now();
+  }
+
+  /** Control API: §4 "Spot/low-priority node preempted". */
+  preemptNode(poolId: string, nodeId: string | undefined, recoverAfterMs: number | undefined): string {
+    const pool = this.getPool(poolId);
+    const candidates = [...pool.nodes.values()].filter((node) => !node.isDedicated && node.state !== "preempted");
+    const node = nodeId === undefined ? candidates.find((n) => n.running.size > 0) ?? candidates[0] : pool.nodes.get(nodeId.toLowerCase());
+    if (node === undefined) throw new Error(`pool ${poolId} has no low-priority node to preempt`);
+    if (node.isDedicated) throw new Error(`node ${node.id} is dedicated: only low-priority nodes are preempted`);
+    node.startTaskProcess?.kill();
+    node.startTaskProcess = undefined;
+    // Running tasks are requeued and rerun when capacity returns; requeueCount is not counted (§4, unconfirmed).
+    for (const task of [...node.running]) this.requeue(task, false);
+    this.setNodeState(node, "preempted");
+    node.nextStepAtMs = recoverAfterMs === undefined ? undefined : Date.now() + recoverAfterMs;
+    return node.id;
+  }
+
+  /** Control API: a preempted node re-enters the pool (creating, then starting). */
+  recoverNode(poolId: string, nodeId: string): void {
+    const node = this.getNode(poolId, nodeId);
+    if (node.state !== "preempted") throw new Error(`node ${nodeId} is not preempted`);
+    this.reboot(node);
+  }
+
+  private reboot(node: NodeRecord): void {
+    this.setNodeState(node, "creating");
+    node.startTaskInfo = undefined;
+    node.nextStepAtMs = Date.now() + this.config.timing.nodeBootMs;
+  }
+
+  // ------------------------------------------------------------------ jobs (§3)
+
+  addJob(body: Json): JobRecord {
+    const id = requireId(body);
+    const poolInfo = asObject(body.poolInfo ?? (() => { throw propertyError(errors.missingRequiredProperty, "poolInfo"); })(), "poolInfo");
+    refuseUnemulated(poolInfo, ["autoPoolSpecification"], "poolInfo.");
+    const poolId = requireString(poolInfo, "poolId", "poolInfo.poolId");
+    refuseUnemulated(body, ["jobManagerTask", "jobPreparationTask", "jobReleaseTask", "networkConfiguration"]);
+    optionalEnum(body, "onAllTasksComplete", ["noaction", "terminatejob"] as const);
+    optionalEnum(body, "onTaskFailure", ["noaction", "performexitoptionsjobaction"] as const);
+    optionalInteger(body, "priority", { min: -1000, max: 1000 });
+    optionalInteger(body, "maxParallelTasks", { min: -1, max: 1_000_000 });
+    if (optionalBoolean(body, "usesTaskDependencies") === true) refuseUnemulated(body, ["usesTaskDependencies"]);
+    const constraints = body.constraints === undefined || body.constraints === null ? {} : asObject(body.constraints, "constraints");
+    optionalDuration(constraints, "maxWallClockTime", "constraints.maxWallClockTime");
+    optionalInteger(constraints, "maxTaskRetryCount", { min: -1, max: 1_000_000 }, "constraints.maxTaskRetryCount");
+    environmentSettings(body, "commonEnvironmentSettings");
+    if (this.jobs.has(id.toLowerCase())) throw errors.jobExists();
+    if (this.activeJobCount() >= this.config.quotas.activeJobs) throw errors.activeJobAndScheduleQuotaReached();
+    const now = this.now();
+    const job: JobRecord = {
+      ...this.freshStamp(),
+      id,
+      spec: body,
+      poolId,
+      creationTime: now,
+      state: "active",
+      stateTransitionTime: now,
+      executionInfo: { startTime: now, poolId },
+      tasks: new Map(),
+      queue: [],
+      taskSequence: 0,
+    };
+    this.jobs.set(id.toLowerCase(), job);
+    return job;
+  }
+
+  private setJobState(job: JobRecord, state: JobRecord["state"]): void {
+    job.previousState = job.state;
+    job.previousStateTransitionTime = job.stateTransitionTime;
+    job.state = state;
+    job.stateTransitionTime = this.now();
+    this.stamp(job);
+  }
+
+  terminateJob(id: string, body: Json): void {
+    const job = this.getJob(id);
+    const reason = optionalString(body, "terminateReason") ?? "UserTerminate";
+    if (job.state === "completed") throw errors.jobCompleted();
+    if (job.state === "terminating") throw errors.jobBeingTerminated();
+    if (job.state === "deleting") throw errors.jobBeingDeleted();
+    job.executionInfo.terminateReason = reason;
+    this.setJobState(job, "terminating");
+    job.stepDueAtMs = Date.now() + this.config.timing.deleteMs;
+    // §4 Job Terminate: running tasks are terminated; active tasks stay active and never run.
+    for (const task of job.tasks.values()) {
+      if (task.state === "running" || task.state === "preparing") this.endByService(task, "TaskEnded", "Task was ended by user request");
+    }
+  }
+
+  deleteJob(id: string): void {
+    const job = this.getJob(id);
+    if (job.state === "deleting") throw errors.jobBeingDeleted();
+    this.setJobState(job, "deleting");
+    job.stepDueAtMs = Date.now() + this.config.timing.deleteMs;
+    for (const task of job.tasks.values()) this.stopRun(task);
+  }
+
+  /** A job that accepts task calls: §3 Task Add errors for the other states. */
+  jobForTasks(id: string): JobRecord {
+    const job = this.getJob(id);
+    if (job.state === "deleting") throw errors.jobBeingDeleted();
+    return job;
+  }
+
+  private jobAcceptingTasks(id: string): JobRecord {
+    const job = this.jobForTasks(id);
+    if (job.state === "completed") throw errors.jobCompleted();
+    if (job.state === "terminating") throw errors.jobBeingTerminated();
+    if (job.state !== "active") throw errors.jobNotActive();
+    return job;
+  }
+
+  taskCounts(id: string): Json {
+    const job = this.jobForTasks(id);
+    const counts = { active: 0, running: 0, completed: 0, succeeded: 0, failed: 0 };
+    const slots = { active: 0, running: 0, completed: 0, succeeded: 0, failed: 0 };
+    for (const task of job.tasks.values()) {
+      const key = task.state === "preparing" ? "running" : task.state;
+      counts[key] += 1;
+      slots[key] += task.requiredSlots;
+      if (task.state === "completed") {
+        const outcome = task.execution.result === "success" ? "succeeded" : "failed";
+        counts[outcome] += 1;
+        slots[outcome] += task.requiredSlots;
+      }
+    }
+    return { taskCounts: counts, taskSlotCounts: slots };
+  }
+
+  // ------------------------------------------------------------------ tasks (§3, §4)
+
+  /** Validates one task body; throws the 400 the service gives for it. */
+  private validateTask(body: Json): { id: string; maxTaskRetryCount: number; maxWallClockMs: number; requiredSlots: number } {
+    const id = requireId(body);
+    requireString(body, "commandLine");
+    refuseUnemulated(body, ["outputFiles", "exitConditions", "dependsOn", "multiInstanceSettings", "applicationPackageReferences", "authenticationTokenSettings", "affinityInfo"]);
+    if (body.containerSettings !== undefined && body.containerSettings !== null) {
+      requireString(asObject(body.containerSettings, "containerSettings"), "imageName", "containerSettings.imageName");
+    }
+    const resourceFiles = body.resourceFiles;
+    if (resourceFiles !== undefined && resourceFiles !== null) {
+      if (!Array.isArray(resourceFiles)) throw propertyError(errors.invalidPropertyValue, "resourceFiles", "must be a list");
+      resourceFiles.forEach((item, i) => {
+        const file = asObject(item, `resourceFiles[${i}]`);
+        refuseUnemulated(file, ["autoStorageContainerName", "storageContainerUrl"], `resourceFiles[${i}].`);
+        requireString(file, "httpUrl", `resourceFiles[${i}].httpUrl`);
+        requireString(file, "filePath", `resourceFiles[${i}].filePath`);
+      });
+    }
+    environmentSettings(body, "environmentSettings");
+    const constraints = body.constraints === undefined || body.constraints === null ? {} : asObject(body.constraints, "constraints");
+    const maxWallClockMs = optionalDuration(constraints, "maxWallClockTime", "constraints.maxWallClockTime") ?? Number.MAX_SAFE_INTEGER;
+    optionalDuration(constraints, "retentionTime", "constraints.retentionTime");
+    const maxTaskRetryCount = optionalInteger(constraints, "maxTaskRetryCount", { min: -1, max: 1_000_000 }, "constraints.maxTaskRetryCount") ?? 0;
+    const requiredSlots = optionalInteger(body, "requiredSlots", { min: 1, max: 256 }) ?? 1;
+    return { id, maxTaskRetryCount, maxWallClockMs, requiredSlots };
+  }
+
+  addTask(jobId: string, body: Json): TaskRecord {
+    const job = this.jobAcceptingTasks(jobId);
+    const valid = this.validateTask(body);
+    if (job.tasks.has(valid.id.toLowerCase())) throw errors.taskExists();
+    return this.insertTask(job, body, valid);
+  }
+
+  private insertTask(job: JobRecord, body: Json, valid: ReturnType<BatchAccount["validateTask"]>): TaskRecord {
+    const now = this.now();
+    job.taskSequence += 1;
+    const jobConstraints = (job.spec.constraints ?? {}) as Json;
+    const jobRetry = typeof jobConstraints.maxTaskRetryCount === "number" ? jobConstraints.maxTaskRetryCount : undefined;
+    const taskConstraints = (body.constraints ?? {}) as Json;
+    const task: TaskRecord = {
+      ...this.freshStamp(),
+      id: valid.id,
+      job,
+      spec: body,
+      sequence: job.taskSequence,
+      creationTime: now,
+      state: "active",
+      stateTransitionTime: now,
+      execution: { retryCount: 0, requeueCount: 0 },
+      maxTaskRetryCount: taskConstraints.maxTaskRetryCount === undefined && jobRetry !== undefined ? jobRetry : valid.maxTaskRetryCount,
+      maxWallClockMs: valid.maxWallClockMs,
+      requiredSlots: valid.requiredSlots,
+      runId: 0,
+    };
+    job.tasks.set(valid.id.toLowerCase(), task);
+    job.queue.push(task);
+    return task;
+  }
+
+  /** §3 Task AddCollection: ≤ 100 tasks; per-task results, in any order; 200 even when every task failed. */
+  addTaskCollection(jobId: string, body: Json, errorContext: (err: BatchError) => Json): Json[] {
+    const job = this.jobAcceptingTasks(jobId);
+    const value = body.value;
+    if (!Array.isArray(value)) throw propertyError(errors.missingRequiredProperty, "value");
+    if (value.length > 100) throw propertyError(errors.invalidPropertyValue, "value", "a collection holds at most 100 tasks");
+    const serverErrors = this.config.faults.takeAddCollection()?.tasks ?? 0;
+    const results = value.map((item, index): Json => {
+      const taskId = typeof item === "object" && item !== null && typeof (item as Json).id === "string" ? ((item as Json).id as string) : "";
+      if (index < serverErrors) {
+        return { status: "serverError", taskId, error: errorContext(errors.operationTimedOut()) };
+      }
+      try {
+        const taskBody = asObject(item, `value[${index}]`);
+        const valid = this.validateTask(taskBody);
+        if (job.tasks.has(valid.id.toLowerCase())) throw errors.taskExists();
+        const task = this.insertTask(job, taskBody, valid);
+        return { status: "success", taskId: task.id, eTag: task.eTag, lastModified: batchTime(task.lastModified), location: this.url(`/jobs/${job.id}/tasks/${task.id}`) };
+      } catch (err) {
+        if (!(err instanceof BatchError)) throw err;
+        return { status: "clientError", taskId, error: errorContext(err) };
+      }
+    });
+    if (this.config.shuffleAddCollectionResults) {
+      for (let i = results.length - 1; i > 0; i -= 1) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [results[i], results[j]] = [results[j] as Json, results[i] as Json];
+      }
+    }
+    return results;
+  }
+
+  listTasks(jobId: string): TaskRecord[] {
+    return [...this.jobForTasks(jobId).tasks.values()];
+  }
+
+  terminateTask(jobId: string, taskId: string): void {
+    this.jobForTasks(jobId);
+    const task = this.getTask(jobId, taskId);
+    if (task.state === "completed") throw errors.taskCompleted();
+    this.endByService(task, "TaskEnded", "Task was ended by user request", "userError");
+  }
+
+  deleteTask(jobId: string, taskId: string): void {
+    const job = this.jobForTasks(jobId);
+    const task = this.getTask(jobId, taskId);
+    this.stopRun(task);
+    job.tasks.delete(task.id.toLowerCase());
+    // §3 Task Delete: the task's node files go too, whatever the retention time.
+    void this.removeTaskFiles(task);
+  }
+
+  taskDir(task: TaskRecord): string | undefined {
+    if (task.filesNode === undefined) return undefined;
+    return join(task.filesNode.rootDir, "workitems", task.job.id, "job-1", task.id);
+  }
+
+  private async removeTaskFiles(task: TaskRecord): Promise<void> {
+    const dir = this.taskDir(task);
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------ task runs
+
+  private setTaskState(task: TaskRecord, state: TaskRecord["state"]): void {
+    task.previousState = task.state;
+    task.previousStateTransitionTime = task.stateTransitionTime;
+    task.state = state;
+    task.stateTransitionTime = this.now();
+    this.stamp(task);
+  }
+
+  /** Detaches a task from its node and stops its process, leaving the task's state to the caller. */
+  private stopRun(task: TaskRecord): void {
+    task.runId += 1;
+    task.process?.kill();
+    task.process = undefined;
+    const node = task.node;
+    if (node !== undefined) {
+      node.running.delete(task);
+      task.node = undefined;
+      this.recordRecentTask(node, task);
+      this.afterNodeTaskEnded(node);
+    }
+  }
+
+  private requeue(task: TaskRecord, countRequeue: boolean): void {
+    const node = task.node;
+    this.stopRun(task);
+    if (countRequeue) {
+      task.execution.requeueCount += 1;
+      task.execution.lastRequeueTime = this.now();
+    }
+    this.setTaskState(task, "active");
+    if (node !== undefined) this.recordRecentTask(node, task);
+    task.job.queue.push(task);
+  }
+
+  /** The service ends a task (terminate, job terminate, wall clock, removed node). */
+  private endByService(task: TaskRecord, code: string, message: string, category: "userError" | "serverError" = "userError"): void {
+    const wasRunning = task.state === "running" || task.state === "preparing";
+    const node = task.node;
+    this.stopRun(task);
+    const now = this.now();
+    const execution: TaskExecution = { ...task.execution, endTime: now, result: "failure", failureInfo: { category, code, message, details: [] } };
+    // §4 Task Terminate: the exit code is OS-defined; a killed process here reports 128 + SIGKILL.
+    if (wasRunning) execution.exitCode = 137;
+    task.execution = execution;
+    this.setTaskState(task, "completed");
+    if (node !== undefined) this.recordRecentTask(node, task);
+    this.afterTaskCompleted(task);
+  }
+
+  private afterNodeTaskEnded(node: NodeRecord): void {
+    if (node.leaving && node.running.size === 0) {
+      this.dropNode(node);
+      const pool = node.pool;
+      if (pool.allocationState === "resizing" && pool.resizeDueAtMs === undefined && ![...pool.nodes.values()].some((n) => n.leaving)) {
+        this.setAllocationState(pool, "steady");
+      }
+      return;
+    }
+    if (node.state === "running" && node.running.size === 0) this.setNodeState(node, "idle");
+  }
+
+  private recordRecentTask(node: NodeRecord, task: TaskRecord): void {
+    const entry: Json = {
+      taskUrl: this.url(`/jobs/${task.job.id}/tasks/${task.id}`),
+      jobId: task.job.id,
+      taskId: task.id,
+      taskState: task.state,
+      executionInfo: this.executionInfo(task),
+    };
+    node.recentTasks = [entry, ...node.recentTasks.filter((t) => t.taskId !== task.id || t.jobId !== task.job.id)].slice(0, RECENT_TASKS);
+  }
+
+  private afterTaskCompleted(task: TaskRecord): void {
+    const job = task.job;
+    if (String(job.spec.onAllTasksComplete ?? "noaction").toLowerCase() === "terminatejob" && job.state === "active") {
+      if ([...job.tasks.values()].every((t) => t.state === "completed")) {
+        job.executionInfo.terminateReason = "AllTasksComplete";
+        this.setJobState(job, "terminating");
+        job.stepDueAtMs = Date.now() + this.config.timing.deleteMs;
+      }
+    }
+  }
+
+  private environment(node: NodeRecord, extra: Record<string, string>, settings: { name: string; value: string }[]): Record<string, string> {
+    const env: Record<string, string> = {
+      ...this.config.baseEnv,
+      AZ_BATCH_ACCOUNT_NAME: this.config.accountName,
+      AZ_BATCH_ACCOUNT_URL: this.config.baseUrl(),
+      AZ_BATCH_POOL_ID: node.pool.id,
+      AZ_BATCH_NODE_ID: node.id,
+      AZ_BATCH_NODE_IS_DEDICATED: node.isDedicated ? "true" : "false",
+      AZ_BATCH_NODE_ROOT_DIR: node.rootDir,
+      AZ_BATCH_NODE_SHARED_DIR: join(node.rootDir, "shared"),
+      AZ_BATCH_NODE_STARTUP_DIR: join(node.rootDir, "startup"),
+      AZ_BATCH_NODE_MOUNTS_DIR: join(node.rootDir, "fsmounts"),
+      AZ_BATCH_RESERVED_EPHEMERAL_DISK_SPACE_BYTES: "1000000000",
+      ...extra,
+    };
+    for (const setting of settings) env[setting.name] = setting.value;
+    return env;
+  }
+
+  private runTask(task: TaskRecord, node: NodeRecord): void {
+    const job = task.job;
+    task.runId += 1;
+    const runId = task.runId;
+    task.node = node;
+    task.filesNode = node;
+    node.running.add(task);
+    node.totalTasksRun += 1;
+    this.setNodeState(node, "running");
+    // A new run clears the previous run's outcome; the retry and requeue history stays.
+    const { retryCount, requeueCount, lastRetryTime, lastRequeueTime } = task.execution;
+    task.execution = { retryCount, requeueCount, startTime: this.now() };
+    if (lastRetryTime !== undefined) task.execution.lastRetryTime = lastRetryTime;
+    if (lastRequeueTime !== undefined) task.execution.lastRequeueTime = lastRequeueTime;
+    this.setTaskState(task, "running");
+    const taskDir = this.taskDir(task) as string;
+    const workingDir = join(taskDir, "wd");
+    const fault = this.config.faults.takeTask(task.id);
+    const containerPool = (node.pool.spec.virtualMachineConfiguration as Json | undefined)?.containerConfiguration !== undefined;
+    const failNow = (code: string, message: string, category: "userError" | "serverError") => {
+      setImmediate(() => {
+        if (task.runId !== runId) return;
+        this.finishRun(task, node, { kind: "launch-failed", code, message }, category);
+      });
+    };
+    void mkdir(workingDir, { recursive: true });
+    if (fault !== undefined) {
+      failNow(fault.code, fault.message ?? `The task failed with ${fault.code}`, fault.category ?? "userError");
+      return;
+    }
+    if (containerPool && (task.spec.containerSettings === undefined || task.spec.containerSettings === null)) {
+      // §4: a container-enabled node requires task container settings.
+      failNow("ContainerTaskSettingsNotFound", "Container-enabled compute node requires task container settings", "userError");
+      return;
+    }
+    const env = this.environment(
+      node,
+      {
+        AZ_BATCH_JOB_ID: job.id,
+        AZ_BATCH_TASK_ID: task.id,
+        AZ_BATCH_TASK_DIR: taskDir,
+        AZ_BATCH_TASK_WORKING_DIR: workingDir,
+        AZ_BATCH_CERTIFICATES_DIR: join(taskDir, "certs"),
+        AZ_BATCH_TASK_USER: "_azbatch",
+        AZ_BATCH_TASK_USER_IDENTITY: "PoolNonAdmin",
+      },
+      [...environmentSettings(job.spec, "commonEnvironmentSettings"), ...environmentSettings(task.spec, "environmentSettings")],
+    );
+    const wrap = this.config.wrapCommand;
+    const proc = startProcess({
+      commandLine: task.spec.commandLine as string,
+      taskDir,
+      workingDir,
+      env,
+      resourceFiles: (Array.isArray(task.spec.resourceFiles) ? task.spec.resourceFiles : []) as { httpUrl: string; filePath: string }[],
+      maxWallClockMs: task.maxWallClockMs,
+      ...(wrap === undefined ? {} : { wrapCommand: (argv: string[]) => wrap(argv, { poolId: node.pool.id, nodeId: node.id, jobId: job.id, taskId: task.id }) }),
+    });
+    task.process = proc;
+    void proc.done.then(
+      (outcome) => {
+        if (task.runId === runId && !this.stopped) this.finishRun(task, node, outcome);
+      },
+      (err: unknown) => {
+        if (task.runId === runId && !this.stopped) this.finishRun(task, node, { kind: "launch-failed", code: "CommandLaunchFailed", message: String(err) });
+      },
+    );
+  }
+
+  private finishRun(task: TaskRecord, node: NodeRecord, outcome: ProcessOutcome, category: "userError" | "serverError" = "userError"): void {
+    if (outcome.kind === "killed") return;
+    task.process = undefined;
+    task.runId += 1;
+    node.running.delete(task);
+    task.node = undefined;
+    const now = this.now();
+    const execution: TaskExecution = { ...task.execution, endTime: now };
+    if (outcome.kind === "exited" && outcome.exitCode === 0) {
+      execution.exitCode = 0;
+      execution.result = "success";
+      node.totalTasksSucceeded += 1;
+    } else if (outcome.kind === "exited") {
+      const retriesLeft = task.maxTaskRetryCount === -1 || task.execution.retryCount < task.maxTaskRetryCount;
+      if (retriesLeft) {
+        // §4: exit ≠ 0 with retries left goes back to active, retryCount + 1.
+        task.execution = { ...task.execution, retryCount: task.execution.retryCount + 1, lastRetryTime: now };
+        this.setTaskState(task, "active");
+        task.job.queue.push(task);
+        this.recordRecentTask(node, task);
+        this.afterNodeTaskEnded(node);
+        return;
+      }
+      execution.exitCode = outcome.exitCode;
+      execution.result = "failure";
+      execution.failureInfo = {
+        category: "userError",
+        code: "FailureExitCode",
+        message: "The task exited with an exit code representing a failure",
+        details: [{ name: "Message", value: "The task exited with an exit code representing a failure" }],
+      };
+    } else if (outcome.kind === "timed-out") {
+      execution.exitCode = outcome.exitCode;
+      execution.result = "failure";
+      execution.failureInfo = { category: "serverError", code: "TaskEnded", message: "The task was ended because it exceeded its maximum wall clock time", details: [] };
+    } else {
+      // Pre-processing and launch failures are not retried (§4).
+      execution.result = "failure";
+      execution.failureInfo = { category, code: outcome.code, message: outcome.message, details: [] };
+    }
+    task.execution = execution;
+    this.setTaskState(task, "completed");
+    this.recordRecentTask(node, task);
+    this.afterNodeTaskEnded(node);
+    this.afterTaskCompleted(task);
+  }
+
+  private runStartTask(node: NodeRecord): void {
+    const startTask = node.pool.startTask as Json;
+    const waitForSuccess = startTask.waitForSuccess !== false;
+    const maxRetries = typeof startTask.maxTaskRetryCount === "number" ? startTask.maxTaskRetryCount : 0;
+    const taskDir = join(node.rootDir, "startup");
+    const workingDir = join(taskDir, "wd");
+    const attempt = (retryCount: number) => {
+      const startTime = this.now();
+      node.startTaskInfo = { state: "running", startTime, retryCount };
+      const wrap = this.config.wrapCommand;
+      const proc = startProcess({
+        commandLine: startTask.commandLine as string,
+        taskDir,
+        workingDir,
+        env: this.environment(node, { AZ_BATCH_TASK_DIR: taskDir, AZ_BATCH_TASK_WORKING_DIR: workingDir, AZ_BATCH_NODE_STARTUP_WORKING_DIR: workingDir }, environmentSettings(startTask, "environmentSettings")),
+        resourceFiles: [],
+        maxWallClockMs: Number.MAX_SAFE_INTEGER,
+        ...(wrap === undefined ? {} : { wrapCommand: (argv: string[]) => wrap(argv, { poolId: node.pool.id, nodeId: node.id }) }),
+      });
+      node.startTaskProcess = proc;
+      void proc.done.then((outcome) => {
+        if (node.startTaskProcess !== proc || this.stopped) return;
+        node.startTaskProcess = undefined;
+        const endTime = this.now();
+        const exitCode = outcome.kind === "exited" || outcome.kind === "timed-out" ? outcome.exitCode : undefined;
+        const success = outcome.kind === "exited" && outcome.exitCode === 0;
+        if (!success && retryCount < maxRetries && (maxRetries === -1 || retryCount < maxRetries)) {
+          attempt(retryCount + 1);
+          return;
+        }
+        node.startTaskInfo = {
+          state: "completed",
+          startTime,
+          endTime,
+          retryCount,
+          result: success ? "success" : "failure",
+          ...(exitCode === undefined ? {} : { exitCode }),
+          ...(success
+            ? {}
+            : {
+                failureInfo:
+                  outcome.kind === "exited" || outcome.kind === "timed-out"
+                    ? { category: "userError", code: "FailureExitCode", message: "The task exited with an exit code representing a failure", details: [] }
+                    : { category: "userError", code: outcome.kind === "killed" ? "TaskEnded" : outcome.code, message: outcome.kind === "killed" ? "The start task was stopped" : outcome.message, details: [] },
+              }),
+        };
+        // §4: with waitForSuccess a failed start task leaves the node startTaskFailed; tasks stay active.
+        if (waitForSuccess) this.setNodeState(node, success ? "idle" : "startTaskFailed");
+      });
+    };
+    if (!waitForSuccess) this.setNodeState(node, "idle");
+    else this.setNodeState(node, "waitingForStartTask");
+    attempt(0);
+  }
+
+  // ------------------------------------------------------------------ the clock
+
+  private tick(): void {
+    if (this.stopped) return;
+    const nowMs = Date.now();
+    for (const pool of [...this.pools.values()]) {
+      if (pool.state === "deleting") {
+        if (nowMs >= (pool.deleteDueAtMs ?? 0)) {
+          for (const node of pool.nodes.values()) this.dropNode(node);
+          this.pools.delete(pool.id.toLowerCase());
+          void rm(join(this.config.rootDir, pool.id.toLowerCase()), { recursive: true, force: true }).catch(() => undefined);
+        }
+        continue;
+      }
+      if (nowMs >= pool.nextSampleAtMs) this.sample(pool, nowMs);
+      if (pool.enableAutoScale && pool.nextAutoScaleAtMs !== undefined && nowMs >= pool.nextAutoScaleAtMs) this.runAutoScale(pool);
+      if (pool.allocationState === "resizing" && pool.resizeDueAtMs !== undefined && nowMs >= pool.resizeDueAtMs) this.completeResize(pool);
+      for (const node of pool.nodes.values()) this.stepNode(node, nowMs);
+    }
+    for (const job of [...this.jobs.values()]) {
+      if (job.stepDueAtMs !== undefined && nowMs >= job.stepDueAtMs) {
+        job.stepDueAtMs = undefined;
+        if (job.state === "terminating") {
+          job.executionInfo.endTime = this.now();
+          this.setJobState(job, "completed");
+        } else if (job.state === "deleting") {
+          this.jobs.delete(job.id.toLowerCase());
+          for (const task of job.tasks.values()) void this.removeTaskFiles(task);
+        }
+      }
+      if (job.state === "active") this.schedule(job);
+    }
+  }
+
+  private stepNode(node: NodeRecord, nowMs: number): void {
+    if (node.nextStepAtMs === undefined || nowMs < node.nextStepAtMs) return;
+    if (node.state === "creating") {
+      this.setNodeState(node, "starting");
+      node.lastBootTime = this.now();
+      node.nextStepAtMs = nowMs + this.config.timing.nodeBootMs;
+    } else if (node.state === "starting") {
+      node.nextStepAtMs = undefined;
+      void Promise.all([mkdir(join(node.rootDir, "shared"), { recursive: true }), mkdir(join(node.rootDir, "startup"), { recursive: true })]);
+      if (node.pool.startTask !== undefined) this.runStartTask(node);
+      else this.setNodeState(node, "idle");
+    } else if (node.state === "preempted") {
+      this.reboot(node);
+    } else {
+      node.nextStepAtMs = undefined;
+    }
+  }
+
+  private sample(pool: PoolRecord, nowMs: number): void {
+    pool.nextSampleAtMs = nowMs + this.config.timing.autoScaleSampleIntervalMs;
+    let active = 0;
+    let running = 0;
+    let succeeded = 0;
+    let failed = 0;
+    for (const job of this.jobs.values()) {
+      if (job.poolId.toLowerCase() !== pool.id.toLowerCase()) continue;
+      for (const task of job.tasks.values()) {
+        if (task.state === "active") active += job.state === "active" ? 1 : 0;
+        else if (task.state === "completed") task.execution.result === "success" ? (succeeded += 1) : (failed += 1);
+        else running += 1;
+      }
+    }
+    const push = (name: keyof PoolRecord["samples"], value: number) => {
+      const list = pool.samples[name];
+      list.push({ atMs: nowMs, value });
+      if (list.length > MAX_SAMPLES) list.splice(0, list.length - MAX_SAMPLES);
+    };
+    push("$ActiveTasks", active);
+    push("$RunningTasks", running);
+    push("$PendingTasks", active + running);
+    push("$SucceededTasks", succeeded);
+    push("$FailedTasks", failed);
+  }
+
+  private schedule(job: JobRecord): void {
+    if (job.queue.length === 0) return;
+    const pool = this.pools.get(job.poolId.toLowerCase());
+    if (pool === undefined || pool.state !== "active") return;
+    const nodes = [...pool.nodes.values()].filter(
+      (node) => (node.state === "idle" || node.state === "running") && node.schedulingState === "enabled" && !node.leaving,
+    );
+    if (nodes.length === 0) return;
+    const maxParallel = typeof job.spec.maxParallelTasks === "number" && job.spec.maxParallelTasks >= 0 ? job.spec.maxParallelTasks : Infinity;
+    let runningInJob = 0;
+    if (maxParallel !== Infinity) for (const task of job.tasks.values()) if (task.state === "running") runningInJob += 1;
+    const freeSlots = (node: NodeRecord) => {
+      let used = 0;
+      for (const task of node.running) used += task.requiredSlots;
+      return pool.taskSlotsPerNode - used;
+    };
+    const remaining: TaskRecord[] = [];
+    const queue = job.queue;
+    job.queue = remaining;
+    for (let i = 0; i < queue.length; i += 1) {
+      const task = queue[i] as TaskRecord;
+      if (task.state !== "active" || job.tasks.get(task.id.toLowerCase()) !== task || remaining.includes(task)) continue;
+      const node = runningInJob < maxParallel ? nodes.find((n) => freeSlots(n) >= task.requiredSlots) : undefined;
+      if (node === undefined) {
+        remaining.push(task);
+        continue;
+      }
+      runningInJob += 1;
+      this.runTask(task, node);
+    }
+  }
+
+  // ------------------------------------------------------------------ wire forms
+
+  executionInfo(task: TaskRecord): Json {
+    const e = task.execution;
+    const info: Json = { retryCount: e.retryCount, requeueCount: e.requeueCount };
+    if (e.startTime !== undefined) info.startTime = batchTime(e.startTime);
+    if (e.endTime !== undefined) info.endTime = batchTime(e.endTime);
+    if (e.exitCode !== undefined) info.exitCode = e.exitCode;
+    if (e.result !== undefined) info.result = e.result;
+    if (e.failureInfo !== undefined) info.failureInfo = e.failureInfo;
+    if (e.lastRetryTime !== undefined) info.lastRetryTime = batchTime(e.lastRetryTime);
+    if (e.lastRequeueTime !== undefined) info.lastRequeueTime = batchTime(e.lastRequeueTime);
+    return info;
+  }
+
+  taskWire(task: TaskRecord): Json {
+    const spec = task.spec;
+    const constraints = (spec.constraints ?? {}) as Json;
+    const wire: Json = {
+      id: task.id,
+      url: this.url(`/jobs/${task.job.id}/tasks/${task.id}`),
+      eTag: task.eTag,
+      creationTime: batchTime(task.creationTime),
+      lastModified: batchTime(task.lastModified),
+      state: task.state,
+      stateTransitionTime: batchTime(task.stateTransitionTime),
+      commandLine: spec.commandLine,
+      constraints: {
+        maxWallClockTime: typeof constraints.maxWallClockTime === "string" ? constraints.maxWallClockTime : UNBOUNDED,
+        retentionTime: typeof constraints.retentionTime === "string" ? constraints.retentionTime : DEFAULT_RETENTION,
+        maxTaskRetryCount: task.maxTaskRetryCount,
+      },
+      requiredSlots: task.requiredSlots,
+      userIdentity: spec.userIdentity ?? { autoUser: { scope: "pool", elevationLevel: "nonadmin" } },
+      executionInfo: this.executionInfo(task),
+    };
+    for (const key of ["displayName", "containerSettings", "resourceFiles", "environmentSettings"]) {
+      if (spec[key] !== undefined && spec[key] !== null) wire[key] = spec[key];
+    }
+    if (task.previousState !== undefined) wire.previousState = task.previousState;
+    if (task.previousStateTransitionTime !== undefined) wire.previousStateTransitionTime = batchTime(task.previousStateTransitionTime);
+    const node = task.node ?? task.filesNode;
+    if (node !== undefined) {
+      const root = `workitems/${task.job.id}/job-1/${task.id}`;
+      wire.nodeInfo = {
+        affinityId: `TVM:${node.id}`,
+        nodeUrl: this.url(`/pools/${node.pool.id}/nodes/${node.id}`),
+        poolId: node.pool.id,
+        nodeId: node.id,
+        taskRootDirectory: root,
+        taskRootDirectoryUrl: this.url(`/pools/${node.pool.id}/nodes/${node.id}/files/${root}`),
+      };
+    }
+    return wire;
+  }
+
+  jobWire(job: JobRecord): Json {
+    const spec = job.spec;
+    const constraints = (spec.constraints ?? {}) as Json;
+    const executionInfo: Json = { startTime: batchTime(job.executionInfo.startTime as Date), poolId: job.poolId };
+    if (job.executionInfo.endTime instanceof Date) executionInfo.endTime = batchTime(job.executionInfo.endTime);
+    if (typeof job.executionInfo.terminateReason === "string") executionInfo.terminateReason = job.executionInfo.terminateReason;
+    const wire: Json = {
+      id: job.id,
+      url: this.url(`/jobs/${job.id}`),
+      eTag: job.eTag,
+      lastModified: batchTime(job.lastModified),
+      creationTime: batchTime(job.creationTime),
+      state: job.state,
+      stateTransitionTime: batchTime(job.stateTransitionTime),
+      priority: typeof spec.priority === "number" ? spec.priority : 0,
+      maxParallelTasks: typeof spec.maxParallelTasks === "number" ? spec.maxParallelTasks : -1,
+      allowTaskPreemption: spec.allowTaskPreemption === true,
+      usesTaskDependencies: false,
+      constraints: {
+        maxWallClockTime: typeof constraints.maxWallClockTime === "string" ? constraints.maxWallClockTime : UNBOUNDED,
+        maxTaskRetryCount: typeof constraints.maxTaskRetryCount === "number" ? constraints.maxTaskRetryCount : 0,
+      },
+      poolInfo: { poolId: job.poolId },
+      onAllTasksComplete: String(spec.onAllTasksComplete ?? "noaction").toLowerCase(),
+      onTaskFailure: String(spec.onTaskFailure ?? "noaction").toLowerCase(),
+      executionInfo,
+    };
+    for (const key of ["displayName", "commonEnvironmentSettings", "metadata"]) {
+      if (spec[key] !== undefined && spec[key] !== null) wire[key] = spec[key];
+    }
+    if (job.previousState !== undefined) wire.previousState = job.previousState;
+    if (job.previousStateTransitionTime !== undefined) wire.previousStateTransitionTime = batchTime(job.previousStateTransitionTime);
+    return wire;
+  }
+
+  poolWire(pool: PoolRecord): Json {
+    const spec = pool.spec;
+    let dedicated = 0;
+    let lowPriority = 0;
+    for (const node of pool.nodes.values()) {
+      if (node.isDedicated) dedicated += 1;
+      else lowPriority += 1;
+    }
+    const wire: Json = {
+      id: pool.id,
+      url: this.url(`/pools/${pool.id}`),
+      eTag: pool.eTag,
+      lastModified: batchTime(pool.lastModified),
+      creationTime: batchTime(pool.creationTime),
+      state: pool.state,
+      stateTransitionTime: batchTime(pool.stateTransitionTime),
+      allocationState: pool.allocationState,
+      allocationStateTransitionTime: batchTime(pool.allocationStateTransitionTime),
+      vmSize: pool.vmSize,
+      virtualMachineConfiguration: spec.virtualMachineConfiguration,
+      resizeTimeout: pool.resizeTimeout,
+      currentDedicatedNodes: dedicated,
+      currentLowPriorityNodes: lowPriority,
+      targetDedicatedNodes: pool.targetDedicatedNodes,
+      targetLowPriorityNodes: pool.targetLowPriorityNodes,
+      enableAutoScale: pool.enableAutoScale,
+      enableInterNodeCommunication: spec.enableInterNodeCommunication === true,
+      taskSlotsPerNode: pool.taskSlotsPerNode,
+      taskSchedulingPolicy: spec.taskSchedulingPolicy ?? { nodeFillType: "Spread" },
+      currentNodeCommunicationMode: "classic",
+    };
+    // §5: resizeErrors are reported once the pool is back to steady.
+    if (pool.allocationState === "steady" && pool.resizeErrors.length > 0) wire.resizeErrors = pool.resizeErrors;
+    if (pool.enableAutoScale) {
+      wire.autoScaleFormula = pool.autoScaleFormula;
+      wire.autoScaleEvaluationInterval = pool.autoScaleEvaluationInterval;
+      if (pool.autoScaleRun !== undefined) wire.autoScaleRun = pool.autoScaleRun;
+    }
+    for (const key of ["displayName", "startTask", "metadata", "networkConfiguration", "targetNodeCommunicationMode"]) {
+      if (spec[key] !== undefined && spec[key] !== null) wire[key] = spec[key];
+    }
+    return wire;
+  }
+
+  nodeWire(node: NodeRecord): Json {
+    let slots = 0;
+    for (const task of node.running) slots += task.requiredSlots;
+    const wire: Json = {
+      id: node.id,
+      url: this.url(`/pools/${node.pool.id}/nodes/${node.id}`),
+      state: node.state,
+      schedulingState: node.schedulingState,
+      stateTransitionTime: batchTime(node.stateTransitionTime),
+      allocationTime: batchTime(node.allocationTime),
+      ipAddress: "127.0.0.1",
+      affinityId: `TVM:${node.id}`,
+      vmSize: node.pool.vmSize,
+      totalTasksRun: node.totalTasksRun,
+      runningTasksCount: node.running.size,
+      runningTaskSlotsCount: slots,
+      totalTasksSucceeded: node.totalTasksSucceeded,
+      isDedicated: node.isDedicated,
+      errors: node.errors,
+    };
+    if (node.lastBootTime !== undefined) wire.lastBootTime = batchTime(node.lastBootTime);
+    const running = [...node.running].map((task) => ({
+      taskUrl: this.url(`/jobs/${task.job.id}/tasks/${task.id}`),
+      jobId: task.job.id,
+      taskId: task.id,
+      taskState: task.state,
+      executionInfo: this.executionInfo(task),
+    }));
+    const recent = [...running, ...node.recentTasks.filter((r) => !running.some((t) => t.taskId === r.taskId && t.jobId === r.jobId))];
+    if (recent.length > 0) wire.recentTasks = recent;
+    if (node.pool.startTask !== undefined) wire.startTask = node.pool.startTask;
+    if (node.startTaskInfo !== undefined) {
+      const info: Json = { ...node.startTaskInfo };
+      for (const key of ["startTime", "endTime"]) if (info[key] instanceof Date) info[key] = batchTime(info[key] as Date);
+      wire.startTaskInfo = info;
+    }
+    return wire;
+  }
+}
