@@ -27,15 +27,25 @@ describe("CancelTask", () => {
     assert.ok(!h.queue.canceled.includes(id), "nothing runs, so the worker has nothing to stop");
   });
 
-  it("sets end_time in the existing first log (the one holding a backend_parameters warning)", async () => {
+  it("sends a QUEUED task whose attempt may have reached the backend (a log entry, no handle yet) through CANCELING", async () => {
+    // The worker writes the attempt's entry before it calls the backend; only it can find and stop
+    // an attempt whose handle it has not recorded yet.
+    const { id } = await h.client.createTask(validTask());
+    await advanceTask(h.store, id, State.QUEUED, { withLogs: true });
+    await h.client.cancelTask({ id });
+    assert.equal((await h.client.getTask({ id })).state, State.CANCELING);
+    assert.equal(h.queue.canceled.at(-1), id);
+  });
+
+  it("sends a QUEUED task whose first log holds a backend_parameters warning through CANCELING too", async () => {
     const { id } = await h.client.createTask(
       validTask({ resources: create(ResourcesSchema, { backendParameters: { unknown_key: "v" } }) }),
     );
     await h.client.cancelTask({ id });
     const task = await h.client.getTask({ id, view: View.FULL });
-    assert.equal(task.logs.length, 1);
-    assert.equal(task.logs[0]?.systemLogs.length, 1);
-    assert.equal(task.logs[0]?.endTime, "2026-11-28T06:00:00.000Z");
+    assert.equal(task.state, State.CANCELING);
+    assert.equal(task.logs[0]?.systemLogs.length, 1, "the warning is kept");
+    assert.equal(h.queue.canceled.at(-1), id);
   });
 
   for (const [state, handle] of [

@@ -23,8 +23,8 @@ export const CANCEL_ATTEMPTS = 8;
 /**
  * CancelTask, idempotent: a task that has ended, or is already being cancelled, is left as it is
  * and the answer is still `{}` (TES leaves this open; ga4gh/task-execution-schemas#161 asks for a
- * no-op). A QUEUED task that no backend has taken yet goes straight to CANCELED; any other goes to
- * CANCELING and the worker stops its attempt and finishes the cancel. Every change is a
+ * no-op). A QUEUED task that no attempt has reached yet goes straight to CANCELED; any other goes
+ * to CANCELING and the worker stops its attempt and finishes the cancel. Every change is a
  * compare-and-set, so a cancel racing the worker never overwrites what the worker wrote.
  */
 export function cancelTaskHandler(deps: ResolvedDeps) {
@@ -74,15 +74,24 @@ async function changeUnlessEnded(deps: ResolvedDeps, record: TaskRecord, task: T
   }
 }
 
-/** The task as it should be after the cancel: CANCELED if nothing runs yet, else CANCELING. */
+/**
+ * Whether no attempt can have reached the backend: QUEUED, no handle, and no log entry. The worker
+ * writes an attempt's log entry before it calls the backend and the handle after, so a QUEUED task
+ * with an entry but no handle may have an attempt running that only the worker can find and stop
+ * (worker/task-state-machine.ts, hasPendingAttempt). Such a task, like a task whose first entry
+ * holds a backend_parameters warning from CreateTask, goes through CANCELING.
+ */
+function nothingStarted(record: TaskRecord): boolean {
+  return record.task.state === State.QUEUED && record.backendHandle === "" && record.task.logs.length === 0;
+}
+
+/** The task as it should be after the cancel: CANCELED if nothing can be running, else CANCELING. */
 function cancellation(record: TaskRecord, now: Date): Task {
   const task = clone(TaskSchema, record.task);
-  if (record.task.state === State.QUEUED && record.backendHandle === "") {
+  if (nothingStarted(record)) {
     task.state = State.CANCELED;
-    // The task ends now; its log says when, in the attempt entry if one exists (it may hold a
-    // backend_parameters warning), else in a new one.
-    if (task.logs.length === 0) task.logs.push(create(TaskLogSchema));
-    task.logs[task.logs.length - 1]!.endTime = rfc3339(now);
+    // The task ends now, and its log says when.
+    task.logs = [create(TaskLogSchema, { endTime: rfc3339(now) })];
   } else {
     task.state = State.CANCELING;
   }

@@ -38,8 +38,9 @@ export function createTaskHandler(deps: ResolvedDeps) {
     if (task.resources !== undefined) task.resources.backendParameters = parameters.kept;
     if (parameters.dropped.length > 0) {
       // TES wants the ignored keys reported in system_logs. Before any attempt has run, the only
-      // place is a first TaskLog, with empty logs and outputs (both required, both empty so far);
-      // the worker fills this same entry in for the first attempt instead of appending another.
+      // place is a first TaskLog, with empty logs and outputs (both required, both empty so far).
+      // logs[i] is attempt i's entry: the worker's submit finds this one already there and uses it
+      // for attempt 0 instead of adding one; CancelTask treats it as an attempt that may have begun.
       const warning = droppedParametersWarning(parameters.dropped, deps.backend.name, supported);
       task.logs = [create(TaskLogSchema, { systemLogs: [warning] })];
     }
