@@ -1,0 +1,133 @@
+import { once } from "node:events";
+import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
+import fs from "node:fs/promises";
+import { constants as osConstants } from "node:os";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { finished } from "node:stream/promises";
+import type { ExecutorResult } from "../backends/compute-backend.js";
+import { OutputTail } from "./output-tail.js";
+import type { ContainerRuntime, ContainerSpec, StartedContainer } from "./runtimes/container-runtime.js";
+
+export interface ExecutorIo {
+  /** Host paths of the executor's stdin, stdout and stderr files, when it names them. */
+  stdinHostPath?: string;
+  /** The container path of stdin, for the message when it is missing. */
+  stdinPath?: string;
+  stdoutHostPath?: string;
+  stderrHostPath?: string;
+  tailBytes: number;
+}
+
+export interface ExecutorOutcome {
+  result: ExecutorResult;
+  /** The runtime's lines for system_logs. */
+  notes: string[];
+  /** True when `signal` stopped it. */
+  canceled: boolean;
+}
+
+/** Exit code for an executor that could not be started at all (as a shell reports it). */
+const cannotStart = 127;
+
+/**
+ * Runs one executor to its end: feeds stdin from its file, writes stdout and stderr to their files
+ * and keeps bounded tails of both, and stops the whole container when `signal` aborts.
+ */
+export async function runExecutor(
+  runtime: ContainerRuntime,
+  spec: ContainerSpec,
+  io: ExecutorIo,
+  signal: AbortSignal,
+): Promise<ExecutorOutcome> {
+  const startTime = new Date().toISOString();
+  const stdoutTail = new OutputTail(io.tailBytes);
+  const stderrTail = new OutputTail(io.tailBytes);
+  const failToStart = (reason: string): ExecutorOutcome => ({
+    result: { exitCode: cannotStart, startTime, endTime: new Date().toISOString(), stdout: "", stderr: reason },
+    canceled: false,
+    notes: [],
+  });
+  if (signal.aborted) {
+    return { result: { exitCode: cannotStart, startTime, endTime: startTime }, canceled: true, notes: [] };
+  }
+
+  let stdin: Readable | undefined;
+  if (io.stdinHostPath !== undefined) {
+    try {
+      await fs.access(io.stdinHostPath);
+    } catch {
+      return failToStart(`stdin file ${io.stdinPath ?? ""} does not exist in the task's files\n`);
+    }
+    stdin = createReadStream(io.stdinHostPath);
+  }
+  const sinks: WriteStream[] = [];
+  const openSink = async (hostPath: string | undefined) => {
+    if (hostPath === undefined) return undefined;
+    await fs.mkdir(path.dirname(hostPath), { recursive: true });
+    const sink = createWriteStream(hostPath);
+    sinks.push(sink);
+    return sink;
+  };
+  const stdoutFile = await openSink(io.stdoutHostPath);
+  const stderrFile = await openSink(io.stderrHostPath);
+
+  let started: StartedContainer;
+  try {
+    started = await runtime.start({ ...spec, stdin: stdin !== undefined });
+  } catch (error) {
+    stdin?.destroy();
+    await Promise.all(sinks.map((sink) => new Promise((resolve) => sink.end(resolve))));
+    return failToStart(`${runtime.name} could not start the executor: ${(error as Error).message}\n`);
+  }
+  const child = started.process;
+  const spawnError = new Promise<Error>((resolve) => child.once("error", resolve));
+  const closed = once(child, "close") as Promise<[number | null, NodeJS.Signals | null]>;
+
+  if (stdin !== undefined && child.stdin !== null) {
+    // An executor that exits without reading all of stdin is not an error.
+    child.stdin.on("error", () => undefined);
+    stdin.on("error", () => child.stdin?.end());
+    stdin.pipe(child.stdin);
+  }
+  const collect = (stream: Readable | null, tail: OutputTail, file: WriteStream | undefined) => {
+    stream?.on("data", (chunk: Buffer) => {
+      tail.push(chunk);
+      file?.write(chunk);
+    });
+  };
+  collect(child.stdout, stdoutTail, stdoutFile);
+  collect(child.stderr, stderrTail, stderrFile);
+
+  let canceled = false;
+  const onAbort = () => {
+    canceled = true;
+    void started.kill();
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  const ended = await Promise.race([
+    closed.then(([code, exitSignal]) => ({ code, exitSignal, error: undefined })),
+    spawnError.then((error) => ({ code: null, exitSignal: null, error })),
+  ]);
+  signal.removeEventListener("abort", onAbort);
+  for (const sink of sinks) sink.end();
+  await Promise.all(sinks.map((sink) => finished(sink).catch(() => undefined)));
+  await started.cleanup().catch(() => undefined);
+
+  if (ended.error !== undefined) {
+    return failToStart(`${runtime.name} could not start the executor: ${ended.error.message}\n`);
+  }
+  const exitCode =
+    ended.code ?? 128 + (ended.exitSignal === null ? 0 : (osConstants.signals[ended.exitSignal] ?? 0));
+  return {
+    result: {
+      exitCode,
+      startTime,
+      endTime: new Date().toISOString(),
+      stdout: stdoutTail.text(),
+      stderr: stderrTail.text(),
+    },
+    canceled,
+    notes: started.notes,
+  };
+}

@@ -1,0 +1,153 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { Task } from "../../src/gen/ga4gh/tes/v1/tes_pb.js";
+import type { AttemptResult, ExecutorResult } from "../backends/compute-backend.js";
+import { runExecutor } from "./executor-process.js";
+import { RuntimeUnavailableError, type ContainerRuntime } from "./runtimes/container-runtime.js";
+import { downloadInputs, uploadOutputs, type TaskTransferOptions } from "./task-transfers.js";
+import { hostPathOf, planMounts, type Mount } from "./task-mounts.js";
+
+export type RunnerProgress =
+  | { phase: "initializing" }
+  /** Executors that have ended so far; `current` is the one running. */
+  | { phase: "running"; executors: ExecutorResult[]; current: number };
+
+export interface RunTaskOptions {
+  /** The attempt's work directory; `${workDir}/root` stands for the container root. */
+  workDir: string;
+  /** Names containers and sandbox groups: [A-Za-z0-9_.-]. */
+  attemptId: string;
+  /** The runtime, or the reason there is none (then the attempt is a system error). */
+  runtime: () => Promise<ContainerRuntime>;
+  tailBytes: number;
+  /** filetransfer's settings (allowed directories for file://, retries, ...); its env defaults otherwise. */
+  transfers?: TaskTransferOptions;
+  signal?: AbortSignal;
+  onProgress?: (progress: RunnerProgress) => void;
+}
+
+/**
+ * The node-side sequence of one attempt: download the inputs, run the executors in order, upload the
+ * outputs, and answer with the result document. It never throws for anything the task or its
+ * storage did wrong: those end as executor_error or system_error with a reason in systemLogs.
+ *
+ * Outputs are uploaded only when every executor succeeded (or its error was ignored): COMPLETE means
+ * the outputs are where they should be, and a failed task leaves its files in the work directory.
+ */
+export async function runTask(task: Task, options: RunTaskOptions): Promise<AttemptResult> {
+  const signal = options.signal ?? new AbortController().signal;
+  const startTime = new Date().toISOString();
+  const executors: ExecutorResult[] = [];
+  const systemLogs: string[] = [];
+  const end = (outcome: AttemptResult["outcome"], extra: Partial<AttemptResult> = {}): AttemptResult => ({
+    outcome,
+    startTime,
+    endTime: new Date().toISOString(),
+    executors,
+    outputs: [],
+    systemLogs,
+    ...extra,
+  });
+  const canceled = () => {
+    systemLogs.push("canceled");
+    return end("canceled");
+  };
+
+  options.onProgress?.({ phase: "initializing" });
+  let runtime: ContainerRuntime;
+  try {
+    runtime = await options.runtime();
+  } catch (error) {
+    systemLogs.push(error instanceof RuntimeUnavailableError ? error.message : `no container runtime: ${(error as Error).message}`);
+    return end("system_error");
+  }
+  systemLogs.push(...runtime.notes(task.executors.map((executor) => executor.image)));
+
+  const root = path.join(options.workDir, "root");
+  let mounts: Mount[];
+  try {
+    await fs.mkdir(root, { recursive: true });
+    mounts = planMounts(task, root);
+  } catch (error) {
+    systemLogs.push(`the task's paths cannot be laid out: ${(error as Error).message}`);
+    return end("system_error");
+  }
+
+  const downloaded = await downloadInputs(task, root, options.transfers ?? {}, signal);
+  if (signal.aborted) return canceled();
+  if (!downloaded.ok) {
+    systemLogs.push(...downloaded.systemLogs);
+    if (downloaded.systemLogs.length === 0) systemLogs.push("downloading the inputs failed");
+    return end("system_error");
+  }
+  try {
+    await prepareMountPoints(mounts);
+  } catch (error) {
+    systemLogs.push(`the task's paths cannot be created: ${(error as Error).message}`);
+    return end("system_error");
+  }
+
+  const resources = task.resources;
+  const safeId = options.attemptId.replace(/[^A-Za-z0-9_.-]/g, "_");
+  for (const [index, executor] of task.executors.entries()) {
+    options.onProgress?.({ phase: "running", executors: [...executors], current: index });
+    const outcome = await runExecutor(
+      runtime,
+      {
+        name: `tes-${safeId}-${index}`,
+        image: executor.image,
+        command: executor.command,
+        workdir: executor.workdir,
+        env: { ...executor.env },
+        mounts,
+        root,
+        stdin: executor.stdin !== "",
+        cpuCores: resources !== undefined && resources.cpuCores > 0 ? resources.cpuCores : undefined,
+        ramBytes: resources !== undefined && resources.ramGb > 0 ? Math.ceil(resources.ramGb * 2 ** 30) : undefined,
+      },
+      {
+        ...(executor.stdin === "" ? {} : { stdinHostPath: hostPathOf(root, executor.stdin), stdinPath: executor.stdin }),
+        ...(executor.stdout === "" ? {} : { stdoutHostPath: hostPathOf(root, executor.stdout) }),
+        ...(executor.stderr === "" ? {} : { stderrHostPath: hostPathOf(root, executor.stderr) }),
+        tailBytes: options.tailBytes,
+      },
+      signal,
+    );
+    for (const note of outcome.notes) if (!systemLogs.includes(note)) systemLogs.push(note);
+    if (outcome.canceled || signal.aborted) {
+      executors.push(outcome.result);
+      return canceled();
+    }
+    executors.push(outcome.result);
+    if (outcome.result.exitCode !== 0 && !executor.ignoreError) {
+      const oom = outcome.result.exitCode === 137 && resources !== undefined && resources.ramGb > 0;
+      systemLogs.push(
+        `executor ${index} exited with code ${outcome.result.exitCode}` +
+          (oom ? ` (killed; exceeding its memory limit of ${resources.ramGb} GB ends an executor this way)` : "") +
+          "; the executors after it did not run",
+      );
+      return end("executor_error");
+    }
+  }
+
+  const uploaded = await uploadOutputs(task, root, options.transfers ?? {}, signal);
+  if (signal.aborted) return canceled();
+  systemLogs.push(...uploaded.systemLogs);
+  if (!uploaded.ok) {
+    if (uploaded.systemLogs.length === 0) systemLogs.push("uploading the outputs failed");
+    return end("system_error", { outputs: uploaded.outputs });
+  }
+  return end("complete", { outputs: uploaded.outputs });
+}
+
+/** Directories to mount exist; a file mounted alone exists (empty) so a bind has something to bind. */
+async function prepareMountPoints(mounts: readonly Mount[]): Promise<void> {
+  for (const mount of mounts) {
+    if (mount.kind === "directory") {
+      await fs.mkdir(mount.hostPath, { recursive: true });
+    } else {
+      await fs.mkdir(path.dirname(mount.hostPath), { recursive: true });
+      await (await fs.open(mount.hostPath, "a")).close();
+    }
+  }
+}

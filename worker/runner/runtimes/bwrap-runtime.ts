@@ -1,0 +1,160 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { Mount } from "../task-mounts.js";
+import { hostPathOf } from "../task-mounts.js";
+import type { ContainerRuntime, ContainerSpec, StartedContainer } from "./container-runtime.js";
+import { killProcessGroup } from "./process-group.js";
+import { createLimitGroup } from "./resource-limits.js";
+
+export interface BwrapOptions {
+  /** Give the sandbox the host's network (TES_LOCAL_NETWORK). */
+  network: boolean;
+  /** Host paths the sandbox must not see even read-only (other attempts' work directories). */
+  hiddenPaths: readonly string[];
+  /** The bwrap binary. */
+  command?: string;
+}
+
+/** Top-level host entries the sandbox gets fresh instead of bound: its own /dev, /proc and /tmp. */
+const freshTopLevel = new Set(["/dev", "/proc", "/tmp"]);
+
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * A bubblewrap sandbox standing in for a container engine: the host's userland read-only, the
+ * task's paths bound at their container locations (and nowhere else), a private /tmp, its own PID,
+ * IPC and UTS namespaces, no capabilities, and no network unless configured. The image is ignored.
+ *
+ * The root is a fresh tmpfs holding read-only binds of the host's top-level entries, so a task path
+ * such as /cromwell-executions gets a mount point without touching the host. Host directories on the
+ * way to a task path (/work for /work/.command.run) are rebuilt the same way one level down.
+ */
+export class BwrapRuntime implements ContainerRuntime {
+  readonly name = "bwrap" as const;
+
+  constructor(private readonly options: BwrapOptions) {}
+
+  notes(images: readonly string[]): string[] {
+    const distinct = [...new Set(images)];
+    return [
+      `container runtime bwrap: the image${distinct.length === 1 ? "" : "s"} ${distinct.join(", ")} ` +
+        `${distinct.length === 1 ? "is" : "are"} ignored; executors run on this host's userland, read-only, ` +
+        `${this.options.network ? "with" : "without"} network`,
+    ];
+  }
+
+  async start(spec: ContainerSpec): Promise<StartedContainer> {
+    const mounts = [...spec.mounts];
+    // bwrap cannot chdir into a directory that does not exist; an engine would create it.
+    if (spec.workdir !== "" && !coveredBy(spec.workdir, mounts) && !existsSync(spec.workdir)) {
+      const hostPath = hostPathOf(spec.root, spec.workdir);
+      await fs.mkdir(hostPath, { recursive: true });
+      mounts.push({ containerPath: spec.workdir, hostPath, kind: "directory" });
+    }
+    const args = [
+      "--die-with-parent",
+      "--new-session",
+      "--unshare-pid",
+      "--unshare-ipc",
+      "--unshare-uts",
+      "--unshare-cgroup-try",
+      ...(this.options.network ? [] : ["--unshare-net"]),
+      "--cap-drop",
+      "ALL",
+      "--hostname",
+      "tes-task",
+      ...(await userlandBinds(mounts.map((mount) => mount.containerPath), this.options.hiddenPaths)),
+      "--dev",
+      "/dev",
+      "--proc",
+      "/proc",
+      "--tmpfs",
+      "/tmp",
+      ...mounts
+        .sort((a, b) => a.containerPath.length - b.containerPath.length)
+        .flatMap((mount) => ["--bind", mount.hostPath, mount.containerPath]),
+      "--remount-ro",
+      "/",
+      "--clearenv",
+      ...Object.entries({ PATH: defaultPath, HOME: "/tmp", ...spec.env }).flatMap(([key, value]) => [
+        "--setenv",
+        key,
+        value,
+      ]),
+      ...(spec.workdir === "" ? [] : ["--chdir", spec.workdir]),
+      "--",
+      ...spec.command,
+    ];
+    const limits = await createLimitGroup(spec.name, { cpuCores: spec.cpuCores, ramBytes: spec.ramBytes });
+    const [file, ...argv] = limits.wrap([this.options.command ?? "bwrap", ...args]);
+    const child = spawn(file as string, argv, {
+      detached: true,
+      stdio: [spec.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+      env: { PATH: process.env.PATH ?? defaultPath },
+    });
+    const limited = [
+      ...(spec.cpuCores === undefined ? [] : [`${spec.cpuCores} CPU cores`]),
+      ...(spec.ramBytes === undefined ? [] : [`${spec.ramBytes} bytes of memory`]),
+    ];
+    return {
+      process: child,
+      notes:
+        limited.length === 0
+          ? []
+          : [
+              limits.mechanism === "rlimit"
+                ? `limits: ${spec.ramBytes === undefined ? "no memory limit" : `RLIMIT_AS of ${spec.ramBytes} bytes per process`}; ` +
+                  "CPU is not limited (no writable cgroup on this host)"
+                : `limits: ${limited.join(" and ")} through ${limits.mechanism}`,
+            ],
+      async kill() {
+        await killProcessGroup(child);
+        await limits.killAll();
+      },
+      cleanup: () => limits.remove(),
+    };
+  }
+}
+
+function coveredBy(containerPath: string, mounts: readonly Mount[]): boolean {
+  return mounts.some(
+    (mount) => containerPath === mount.containerPath || containerPath.startsWith(`${mount.containerPath}/`),
+  );
+}
+
+/**
+ * Read-only binds of the host's filesystem, leaving out /dev, /proc, /tmp, the hidden paths, and
+ * the task's paths: a host directory that leads to a task path becomes an empty directory on the
+ * tmpfs root holding binds of its other entries, so the task path can be mounted inside it.
+ */
+async function userlandBinds(taskPaths: readonly string[], hiddenPaths: readonly string[]): Promise<string[]> {
+  const args: string[] = [];
+  const leadsTo = (dir: string, target: string) => target.startsWith(dir === "/" ? "/" : `${dir}/`);
+  const visit = async (dir: string) => {
+    let entries: string[];
+    try {
+      entries = await fs.readdir(dir);
+    } catch {
+      return;
+    }
+    for (const entry of entries.sort()) {
+      const hostPath = path.posix.join(dir, entry);
+      if (dir === "/" && freshTopLevel.has(hostPath)) continue;
+      if (taskPaths.includes(hostPath) || hiddenPaths.includes(hostPath)) continue;
+      const stat = await fs.lstat(hostPath).catch(() => undefined);
+      if (stat === undefined) continue;
+      if (stat.isSymbolicLink()) {
+        args.push("--symlink", await fs.readlink(hostPath), hostPath);
+      } else if (stat.isDirectory() && [...taskPaths, ...hiddenPaths].some((target) => leadsTo(hostPath, target))) {
+        args.push("--perms", (stat.mode & 0o7777).toString(8).padStart(4, "0"), "--dir", hostPath);
+        await visit(hostPath);
+      } else {
+        args.push("--ro-bind-try", hostPath, hostPath);
+      }
+    }
+  };
+  await visit("/");
+  return args;
+}

@@ -1,0 +1,48 @@
+import type { ChildProcess } from "node:child_process";
+import type { Mount } from "../task-mounts.js";
+
+/**
+ * Runs one executor in a container. A runtime only builds and starts the process; the runner feeds
+ * stdin, collects stdout and stderr, waits for the exit and stops the process tree on cancel.
+ */
+export interface ContainerRuntime {
+  readonly name: "docker" | "podman" | "bwrap";
+
+  /** Lines for the task's system_logs about how this runtime treats the task (bwrap ignores images). */
+  notes(images: readonly string[]): string[];
+
+  /** Starts the executor. The process is the leader of its own process group. */
+  start(spec: ContainerSpec): Promise<StartedContainer>;
+}
+
+export interface ContainerSpec {
+  /** Unique per attempt and executor, usable as a container name: [a-zA-Z0-9_.-]. */
+  name: string;
+  image: string;
+  command: string[];
+  /** Container path; empty means the image's default. */
+  workdir: string;
+  env: Record<string, string>;
+  mounts: Mount[];
+  /** The host directory standing for the container root (for a workdir no mount covers). */
+  root: string;
+  /** Whether the runner will write to the process's stdin. */
+  stdin: boolean;
+  cpuCores: number | undefined;
+  ramBytes: number | undefined;
+}
+
+export interface StartedContainer {
+  process: ChildProcess;
+  /** Lines for system_logs about this start (how limits were applied). */
+  notes: string[];
+  /** Stops the process and everything it started; resolves once they are gone. */
+  kill(): Promise<void>;
+  /** Frees what the container still holds (cgroups, the container record); called once after exit. */
+  cleanup(): Promise<void>;
+}
+
+/** Why no runtime can be had: one sentence on what to install. */
+export class RuntimeUnavailableError extends Error {
+  override readonly name = "RuntimeUnavailableError";
+}

@@ -1,0 +1,73 @@
+import { execFile, spawn } from "node:child_process";
+import type { ContainerRuntime, ContainerSpec, StartedContainer } from "./container-runtime.js";
+import { killProcessGroup } from "./process-group.js";
+
+/**
+ * Docker or Podman through their command-line clients (the same flags on both). The executor's
+ * command is its argv, so the image's entrypoint is replaced by its first word, as TES specifies.
+ * Environment values reach the client through its own environment (`--env NAME`), never its argv,
+ * so they stay out of process listings.
+ */
+export class EngineRuntime implements ContainerRuntime {
+  /** `command` is the client's absolute path, so a task's PATH cannot change which client runs. */
+  constructor(
+    readonly name: "docker" | "podman",
+    private readonly command: string,
+  ) {}
+
+  notes(): string[] {
+    return [];
+  }
+
+  async start(spec: ContainerSpec): Promise<StartedContainer> {
+    const [entrypoint, ...args] = spec.command;
+    const argv = [
+      "run",
+      "--rm",
+      "--init",
+      "--name",
+      spec.name,
+      ...(spec.stdin ? ["--interactive"] : []),
+      ...(spec.workdir === "" ? [] : ["--workdir", spec.workdir]),
+      ...(spec.cpuCores === undefined ? [] : ["--cpus", `${spec.cpuCores}`]),
+      ...(spec.ramBytes === undefined ? [] : ["--memory", `${spec.ramBytes}`]),
+      ...spec.mounts.flatMap((mount) => [
+        "--mount",
+        [`type=bind`, `source=${mount.hostPath}`, `target=${mount.containerPath}`].map(csvField).join(","),
+      ]),
+      ...Object.keys(spec.env).flatMap((key) => ["--env", key]),
+      ...(entrypoint === undefined ? [] : ["--entrypoint", entrypoint]),
+      spec.image,
+      ...args,
+    ];
+    const child = spawn(this.command, argv, {
+      detached: true,
+      stdio: [spec.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...engineEnvironment(), ...spec.env },
+    });
+    const removeContainer = () =>
+      new Promise<void>((resolve) => execFile(this.command, ["rm", "--force", spec.name], () => resolve()));
+    return {
+      process: child,
+      notes: [],
+      async kill() {
+        // The client going away does not stop the container; the engine must be told by name.
+        await Promise.all([removeContainer(), killProcessGroup(child)]);
+      },
+      cleanup: removeContainer,
+    };
+  }
+}
+
+/** The client settings that say which engine to talk to, passed on from the worker's environment. */
+function engineEnvironment(): Record<string, string> {
+  const keep = ["DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "CONTAINER_HOST", "XDG_RUNTIME_DIR", "HOME"];
+  return Object.fromEntries(
+    keep.flatMap((key) => (process.env[key] === undefined ? [] : [[key, process.env[key] as string]])),
+  );
+}
+
+/** The --mount value is CSV: a field holding a comma or quote is quoted. */
+function csvField(field: string): string {
+  return /[",]/.test(field) ? `"${field.replaceAll('"', '""')}"` : field;
+}
