@@ -1,0 +1,62 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { Transform } from "node:stream";
+import { LocalFileError } from "./provider-error.js";
+import { withRetries, type RetryOptions } from "./retry.js";
+import type { StorageProvider } from "./storage-provider.js";
+
+export interface UploadFileOptions {
+  retry: RetryOptions;
+  /** Compute the file's MD5 first (one extra read) and hand it to the provider. */
+  checksum: boolean;
+  signal?: AbortSignal;
+  onBytes?: (count: number) => void;
+  onRetry?: (error: unknown, attemptNumber: number, delayInMs: number) => void;
+}
+
+/** Streams one local file to `url`, retried from the start on transient failures. Returns its size. */
+export async function uploadFile(provider: StorageProvider, url: URL, source: string, options: UploadFileOptions): Promise<number> {
+  const stats = await stat(source).catch((error: unknown) => {
+    throw new LocalFileError(`cannot read the output file: ${(error as Error).message}`);
+  });
+  if (!stats.isFile()) throw new LocalFileError("the output is not a regular file");
+  const size = stats.size;
+  const md5 = options.checksum ? await md5OfFile(source, options.signal) : undefined;
+  await withRetries(
+    async () => {
+      let sent = 0;
+      const file = createReadStream(source);
+      const body = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          sent += chunk.length;
+          options.onBytes?.(chunk.length);
+          callback(null, chunk);
+        },
+      });
+      file.once("error", (error) => body.destroy(new LocalFileError(`reading the output file failed: ${error.message}`)));
+      file.pipe(body);
+      try {
+        await provider.write(url, body, { size, ...(md5 ? { md5 } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+      } catch (error) {
+        options.onBytes?.(-sent);
+        file.destroy();
+        body.destroy();
+        throw error;
+      }
+    },
+    options.retry,
+    options.onRetry,
+  );
+  return size;
+}
+
+async function md5OfFile(file: string, signal: AbortSignal | undefined): Promise<Buffer> {
+  const hash = createHash("md5");
+  try {
+    for await (const chunk of createReadStream(file, signal ? { signal } : {}) as AsyncIterable<Buffer>) hash.update(chunk);
+  } catch (error) {
+    throw new LocalFileError(`reading the output file failed: ${(error as Error).message}`);
+  }
+  return hash.digest();
+}
