@@ -45,7 +45,7 @@ export interface LimitsConfig {
   readonly maxPathBytes: number;
   /** TES_MAX_URL_BYTES (default 8192): an input or output URL (SAS URLs are long). */
   readonly maxUrlBytes: number;
-  /** TES_MAX_NAME_BYTES (default 1024): a task's name, and ListTasks' name_prefix. */
+  /** TES_MAX_NAME_BYTES (default 1024): names (task, input, output), zones, and ListTasks' name_prefix. */
   readonly maxNameBytes: number;
   /** TES_MAX_DESCRIPTION_BYTES (default 64 KiB): a task's, an input's or an output's description. */
   readonly maxDescriptionBytes: number;

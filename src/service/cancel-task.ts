@@ -8,13 +8,13 @@ import {
   type CancelTaskResponseSchema,
   type Task,
 } from "../gen/ga4gh/tes/v1/tes_pb.js";
+import { TerminalStateError } from "../store/store-errors.js";
+import { isTerminal } from "../store/task-states.js";
 import type { TaskRecord } from "../store/task-store.js";
 import { callerOf } from "./caller-of.js";
 import { errors } from "./errors.js";
 import { isPossibleTaskId } from "./task-id.js";
 import type { ResolvedDeps } from "./task-service-deps.js";
-import { TerminalStateError } from "../store/store-errors.js";
-import { isTerminal } from "../store/task-states.js";
 import { rfc3339 } from "./timestamps.js";
 
 /** How often a cancel re-reads and retries when the worker changes the task in between. */

@@ -1,11 +1,12 @@
+import { clone } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import { ViewSchema, type GetTaskRequest, type Task } from "../gen/ga4gh/tes/v1/tes_pb.js";
+import { TaskSchema, View, ViewSchema, type GetTaskRequest, type Task } from "../gen/ga4gh/tes/v1/tes_pb.js";
+import { shapeTask } from "../store/task-document.js";
 import { callerOf } from "./caller-of.js";
 import { checkEnumValue } from "./enum-values.js";
 import { errors } from "./errors.js";
 import { isPossibleTaskId } from "./task-id.js";
 import type { ResolvedDeps } from "./task-service-deps.js";
-import { shapeTask } from "../store/task-document.js";
 
 /** GetTask: one task of the caller's, shaped by the view (MINIMAL by default). */
 export function getTaskHandler(deps: ResolvedDeps) {
@@ -16,7 +17,9 @@ export function getTaskHandler(deps: ResolvedDeps) {
     if (!isPossibleTaskId(request.id)) throw errors.taskNotFound(request.id);
     const record = await deps.store.get(request.id, callerOf(context).scope);
     if (record === undefined) throw errors.taskNotFound(request.id);
-    // The one view-shaping function, shared with the stores' list; the record is ours to reshape.
-    return shapeTask(record.task, request.view);
+    // The one view-shaping function, shared with the stores' list. It trims BASIC in place, so it
+    // gets a copy: a store is free to hand out a record it also keeps.
+    const task = request.view === View.BASIC ? clone(TaskSchema, record.task) : record.task;
+    return shapeTask(task, request.view);
   };
 }
