@@ -5,8 +5,8 @@ import { EnvReader, type Env } from "./env-reader.js";
  * for real workflows, and can be changed with the TES_MAX_* variable named beside it. Sizes of
  * strings are counted in UTF-8 bytes, the unit the store and the wire pay for.
  *
- * The HTTP body limit of the server edges must be at least maxTotalInputContentBytes plus room for
- * the rest of the task, or large inline inputs are refused before they reach validation.
+ * The server's MAX_REQUEST_BODY_BYTES must leave room for maxTotalInputContentBytes (JSON-escaped)
+ * plus the rest of the task, or large inline inputs are refused before they reach validation.
  */
 export interface LimitsConfig {
   /** TES_MAX_EXECUTORS (default 64): executors in one task. */
@@ -19,7 +19,10 @@ export interface LimitsConfig {
   readonly maxVolumes: number;
   /** TES_MAX_INPUT_CONTENT_BYTES (default 1 MiB, at least 128 KiB as TES requires): one input's content. */
   readonly maxInputContentBytes: number;
-  /** TES_MAX_TOTAL_INPUT_CONTENT_BYTES (default 4 MiB): all inputs' content together. */
+  /**
+   * TES_MAX_TOTAL_INPUT_CONTENT_BYTES (default 2 MiB): all inputs' content together. Kept at half
+   * the server's default MAX_REQUEST_BODY_BYTES (4 MiB), since JSON escaping can double content.
+   */
   readonly maxTotalInputContentBytes: number;
   /** TES_MAX_TAGS (default 100): tags on one task, and tag filters in one list request. */
   readonly maxTags: number;
@@ -82,7 +85,7 @@ export function loadLimitsConfig(env: Env): LimitsConfig {
     maxOutputs: count("TES_MAX_OUTPUTS", 1000),
     maxVolumes: count("TES_MAX_VOLUMES", 100),
     maxInputContentBytes,
-    maxTotalInputContentBytes: bytes("TES_MAX_TOTAL_INPUT_CONTENT_BYTES", 4 * MiB, maxInputContentBytes),
+    maxTotalInputContentBytes: bytes("TES_MAX_TOTAL_INPUT_CONTENT_BYTES", 2 * MiB, maxInputContentBytes),
     maxTags: count("TES_MAX_TAGS", 100),
     maxTagKeyBytes: bytes("TES_MAX_TAG_KEY_BYTES", 256),
     maxTagValueBytes: bytes("TES_MAX_TAG_VALUE_BYTES", 4 * KiB),
