@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { ConfigError, EnvReader, type Env } from "./env-reader.js";
 
 /**
@@ -7,10 +8,10 @@ import { ConfigError, EnvReader, type Env } from "./env-reader.js";
 export interface QueueConfig {
   /**
    * REDIS_URL: redis://[user:password@]host:port[/db] or rediss:// for TLS. Unset: 127.0.0.1:6379,
-   * else a redis-server from PATH started with its data in DATA_DIR (see src/redis/).
+   * else a redis-server from PATH started with its data in TES_DATA_DIR (see src/redis/).
    */
   readonly redisUrl: URL | undefined;
-  /** DATA_DIR: where an embedded redis-server keeps its files (under `redis/`). Default "./data". */
+  /** TES_DATA_DIR: where an embedded redis-server keeps its files (under `redis/`). Default "./data". */
   readonly dataDir: string;
   /**
    * QUEUE_PREFIX: the prefix of every queue key in Redis, so several servers (or tests) can share
@@ -29,5 +30,5 @@ export function loadQueueConfig(env: Env): QueueConfig {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix)) {
     throw new ConfigError(`QUEUE_PREFIX must be 1 to 64 letters, digits, "-" or "_", got "${prefix}"`);
   }
-  return { redisUrl, dataDir: read.string("DATA_DIR", "./data"), prefix };
+  return { redisUrl, dataDir: resolve(read.string("TES_DATA_DIR", "./data")), prefix };
 }

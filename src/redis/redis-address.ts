@@ -1,4 +1,10 @@
-import type { RedisOptions } from "ioredis";
+import type { RedisOptions as IoRedisOptions } from "ioredis";
+
+/**
+ * ioredis connection options, as both ioredis and BullMQ accept them (their retryStrategy types
+ * differ; connections here keep each library's own).
+ */
+export type RedisOptions = Omit<IoRedisOptions, "retryStrategy">;
 
 /** Where a Redis answers, as ioredis connection options, and how to name it in logs and errors. */
 export interface RedisAddress {

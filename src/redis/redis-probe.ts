@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from "ioredis";
+import { Redis } from "ioredis";
+import type { RedisOptions } from "./redis-address.js";
 
 /**
  * Asks a Redis for PONG once, within `timeoutMs`. Resolves undefined when it answered, else the

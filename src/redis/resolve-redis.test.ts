@@ -69,12 +69,12 @@ describe("resolveRedis (the embedded default)", () => {
     await redis.close();
   });
 
-  test("starts a redis-server from PATH with its data in DATA_DIR, shares it, and stops it on close", async () => {
+  test("starts a redis-server from PATH with its data in TES_DATA_DIR, shares it, and stops it on close", async () => {
     const bin = join(dir, "bin");
     await import("node:fs/promises").then((fs) => fs.mkdir(bin));
     await symlink("/usr/bin/redis-server", join(bin, "redis-server"));
     const dataDir = join(dir, "data");
-    const config = loadQueueConfig({ DATA_DIR: dataDir });
+    const config = loadQueueConfig({ TES_DATA_DIR: dataDir });
     const options = { defaultPort: await closedPort(), pathList: bin };
 
     const redis = await resolveRedis(config, options);
@@ -97,7 +97,7 @@ describe("resolveRedis (the embedded default)", () => {
 
   test("fails with one sentence saying how to get Redis when none can be had", async () => {
     const emptyBin = await mkdtemp(join(dir, "empty-"));
-    const config = loadQueueConfig({ DATA_DIR: join(dir, "unused") });
+    const config = loadQueueConfig({ TES_DATA_DIR: join(dir, "unused") });
     const defaultPort = await closedPort();
     await assert.rejects(resolveRedis(config, { defaultPort, pathList: emptyBin }), (error: unknown) => {
       assert.ok(error instanceof RedisUnavailableError);
@@ -113,7 +113,7 @@ describe("resolveRedis (the embedded default)", () => {
     const bin = await mkdtemp(join(dir, "broken-"));
     await writeFile(join(bin, "redis-server"), "#!/bin/sh\necho 'FATAL: broken install' >&2\nexit 3\n");
     await chmod(join(bin, "redis-server"), 0o755);
-    const config = loadQueueConfig({ DATA_DIR: join(dir, "broken-data") });
+    const config = loadQueueConfig({ TES_DATA_DIR: join(dir, "broken-data") });
     await assert.rejects(resolveRedis(config, { defaultPort: await closedPort(), pathList: bin }), (error: unknown) => {
       assert.ok(error instanceof RedisUnavailableError);
       assert.match(error.message, /failed to start \(it exited with code 3: FATAL: broken install\)/);

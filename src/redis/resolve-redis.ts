@@ -33,7 +33,7 @@ export interface ResolveRedisOptions {
 /**
  * The embedded default of shared/DESIGN.md: REDIS_URL when set (it must answer), else
  * 127.0.0.1:6379 when something answers there, else a redis-server found on PATH and started with
- * its data in DATA_DIR, else a RedisUnavailableError saying how to get Redis.
+ * its data in TES_DATA_DIR, else a RedisUnavailableError saying how to get Redis.
  */
 export async function resolveRedis(config: QueueConfig, options: ResolveRedisOptions = {}): Promise<ResolvedRedis> {
   if (config.redisUrl !== undefined) {

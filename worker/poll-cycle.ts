@@ -1,0 +1,51 @@
+import type { TaskRecord } from "../src/store/task-store.js";
+import type { AttemptStatus } from "./backends/compute-backend.js";
+import { FOLLOWED_STATES, followAttempt, type FollowStep } from "./task-state-machine.js";
+import { updateTask } from "./update-task.js";
+import type { WorkerContext } from "./worker-context.js";
+
+/** Far enough ahead that findStale returns every followed task, however recently written. */
+const FUTURE_MS = 24 * 3600 * 1000;
+
+/**
+ * One poll cycle, run by the job scheduler: every followed task's attempt is polled in bulk, one
+ * backend call per batch of handles, and what changed is written with compare-and-set. Ended
+ * attempts are released after their result is stored; preempted ones are retried or ended.
+ * Returns the number of tasks polled.
+ */
+export async function runPollCycle(context: WorkerContext): Promise<number> {
+  const { config } = context;
+  const records = (
+    await context.store.findStale(FOLLOWED_STATES, new Date(Date.now() + FUTURE_MS), config.pollMaxTasks)
+  ).filter((record) => record.backendHandle !== "");
+  for (let start = 0; start < records.length; start += config.pollBatchSize) {
+    const batch = records.slice(start, start + config.pollBatchSize);
+    const statuses = await context.backend.poll(batch.map((record) => record.backendHandle));
+    if (statuses.length !== batch.length) {
+      throw new Error(`the backend answered ${statuses.length} statuses for ${batch.length} handles`);
+    }
+    await Promise.all(batch.map((record, i) => applyStatus(context, record, statuses[i] as AttemptStatus)));
+  }
+  return records.length;
+}
+
+async function applyStatus(context: WorkerContext, known: TaskRecord, status: AttemptStatus): Promise<void> {
+  const now = new Date();
+  const handle = known.backendHandle;
+  const decided = await updateTask<FollowStep | undefined>(
+    context.store,
+    known.task.id,
+    (record) => {
+      // Another worker moved it on (a cancel, an earlier poll of a retried attempt): not ours to change.
+      if (record.backendHandle !== handle) return { effect: undefined };
+      const step = followAttempt(record.task, status, { preemptionRetries: context.config.preemptionRetries, now });
+      if (step === undefined) return { effect: undefined };
+      return { change: step.resubmit ? { task: step.task, backendHandle: "" } : { task: step.task }, effect: step };
+    },
+    known,
+  );
+  const step = decided?.effect;
+  if (step === undefined) return;
+  if (step.attemptOver) await context.backend.release([handle]);
+  if (step.resubmit) await context.queue.enqueueSubmit(known.task.id);
+}

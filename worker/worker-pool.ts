@@ -1,0 +1,133 @@
+import { Queue, Worker, type Job } from "bullmq";
+import { pino, type Logger } from "pino";
+import type { WorkerConfig } from "../src/config/worker.js";
+import { BullMqTaskQueue } from "../src/queue/bullmq-task-queue.js";
+import { CANCEL_QUEUE, PERIODIC_QUEUE, SUBMIT_QUEUE, type TaskJobData } from "../src/queue/queue-names.js";
+import type { RedisOptions } from "../src/redis/redis-address.js";
+import type { TaskStore } from "../src/store/task-store.js";
+import type { ComputeBackend } from "./backends/compute-backend.js";
+import { runCancelJob } from "./cancel-job.js";
+import { runPollCycle } from "./poll-cycle.js";
+import { runRecoverySweep } from "./recovery-sweep.js";
+import { SubmitBatcher } from "./submit-batcher.js";
+import { runSubmitJob } from "./submit-job.js";
+import type { WorkerContext } from "./worker-context.js";
+
+export interface WorkerPoolDeps {
+  /** The task store, already migrated; the pool does not close it. */
+  store: TaskStore;
+  /** Where Redis is (src/redis/resolve-redis.ts); the pool opens and closes its own connections. */
+  connection: RedisOptions;
+  /** The compute backend (worker/backends/registry.ts); the pool does not close it. */
+  backend: ComputeBackend;
+  config: WorkerConfig;
+  /** Default: silent. */
+  logger?: Logger;
+}
+
+export interface WorkerPool {
+  /** Stops taking jobs, waits for the running ones to finish, and closes the pool's connections. */
+  close(): Promise<void>;
+}
+
+const POLL_SCHEDULER = "poll";
+const SWEEP_SCHEDULER = "sweep";
+
+/**
+ * Starts one worker process's share of the pool: submit and cancel jobs, WORKER_CONCURRENCY at
+ * a time, and the periodic jobs (bulk polls, recovery sweeps) that BullMQ job schedulers create.
+ * Any number of these may run against the same Redis and store, on any number of machines.
+ */
+export async function startWorkerPool(deps: WorkerPoolDeps): Promise<WorkerPool> {
+  const { config, store, backend } = deps;
+  const logger = deps.logger ?? pino({ level: "silent" });
+  const prefix = config.queue.prefix;
+  const queue = new BullMqTaskQueue({
+    connection: deps.connection,
+    prefix,
+    jobAttempts: config.jobAttempts,
+    jobBackoffMs: config.jobBackoffMs,
+  });
+  const context: WorkerContext = {
+    store,
+    backend,
+    queue,
+    config,
+    logger,
+    submitter: new SubmitBatcher(backend, config.submitBatchSize, config.submitBatchWaitMs),
+  };
+
+  // Workers block on Redis; BullMQ needs them to retry forever rather than fail a command.
+  const workerConnection = { ...deps.connection, maxRetriesPerRequest: null };
+  const workerOptions = {
+    connection: workerConnection,
+    prefix,
+    lockDuration: config.jobLockMs,
+    stalledInterval: config.jobLockMs,
+    maxStalledCount: 2,
+  };
+  const submitWorker = new Worker<TaskJobData>(
+    SUBMIT_QUEUE,
+    (job) => runSubmitJob(context, job.data.taskId),
+    { ...workerOptions, concurrency: config.concurrency },
+  );
+  const cancelWorker = new Worker<TaskJobData>(
+    CANCEL_QUEUE,
+    (job) => runCancelJob(context, job.data.taskId),
+    { ...workerOptions, concurrency: config.concurrency },
+  );
+  const periodicWorker = new Worker(
+    PERIODIC_QUEUE,
+    async (job: Job) => {
+      if (job.name === POLL_SCHEDULER) await runPollCycle(context);
+      else if (job.name === SWEEP_SCHEDULER) await runRecoverySweep(context);
+    },
+    { ...workerOptions, concurrency: 1 },
+  );
+  for (const [name, worker] of [
+    ["submit", submitWorker],
+    ["cancel", cancelWorker],
+    ["periodic", periodicWorker],
+  ] as const) {
+    worker.on("error", (error) => logger.warn({ err: error, queue: name }, "queue worker error"));
+    worker.on("failed", (job, error) =>
+      logger.warn({ err: error, queue: name, job: job?.name, taskId: job?.data?.taskId, attempt: job?.attemptsMade }, "job failed"),
+    );
+  }
+
+  const periodic = new Queue(PERIODIC_QUEUE, { connection: { ...deps.connection, maxRetriesPerRequest: 1 }, prefix });
+  periodic.on("error", (error) => logger.warn({ err: error }, "periodic queue error"));
+  const schedules = [
+    { id: POLL_SCHEDULER, every: config.pollIntervalMs },
+    { id: SWEEP_SCHEDULER, every: config.sweepIntervalMs },
+  ];
+  // Redis may lose everything, schedulers included: each process puts them back when missing.
+  const ensureSchedulers = async (): Promise<void> => {
+    for (const { id, every } of schedules) {
+      const existing = await periodic.getJobScheduler(id);
+      if (existing?.every === every) continue;
+      await periodic.upsertJobScheduler(id, { every }, { name: id, opts: { removeOnComplete: true, removeOnFail: true } });
+    }
+  };
+  await ensureSchedulers();
+  const watchdog = setInterval(
+    () => void ensureSchedulers().catch((error: unknown) => logger.warn({ err: error }, "cannot check the job schedulers")),
+    Math.min(config.sweepIntervalMs, 10_000),
+  );
+  watchdog.unref();
+
+  await Promise.all([submitWorker.waitUntilReady(), cancelWorker.waitUntilReady(), periodicWorker.waitUntilReady()]);
+  logger.info({ backend: backend.capabilities.name, concurrency: config.concurrency, prefix }, "worker pool started");
+
+  let closing: Promise<void> | undefined;
+  return {
+    close: () => {
+      closing ??= (async () => {
+        clearInterval(watchdog);
+        await Promise.all([submitWorker.close(), cancelWorker.close(), periodicWorker.close()]);
+        await Promise.all([periodic.close(), queue.close()]);
+      })();
+      return closing;
+    },
+  };
+}
