@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { after } from "node:test";
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
 import pg from "pg";
+import { SchemaTooNewError } from "../migration.js";
 import { defineTaskStoreConformanceTests } from "../task-store-conformance.js";
 import { PostgresTaskStore } from "./postgres-task-store.js";
 
@@ -25,6 +27,19 @@ defineTaskStoreConformanceTests({
       },
     };
   },
+});
+
+test("PostgreSQL: a schema migrated by a newer server is refused with SchemaTooNewError", async () => {
+  const schema = `tes_test_${process.pid}_${randomBytes(6).toString("hex")}`;
+  const store = new PostgresTaskStore({ connectionString, poolSize: 1, schema, connectTimeoutInMs: 5000, statementTimeoutInMs: 30_000 });
+  try {
+    await store.migrate();
+    await admin.query(`INSERT INTO "${schema}".schema_migrations (version, name) VALUES (999, 'from the future')`);
+    await assert.rejects(store.migrate(), SchemaTooNewError);
+  } finally {
+    await store.close();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  }
 });
 
 // Registered after the suite's own hook, which drops the schemas through `admin`.
