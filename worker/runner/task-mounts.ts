@@ -25,12 +25,10 @@ export class TaskPathError extends Error {
   override readonly name = "TaskPathError";
 }
 
-/** `${root}${containerPath}`, refusing relative paths and any `..` that would leave `root`. */
+/** `${root}${containerPath}`; like `/..` in a container, a `..` can climb no higher than `root`. */
 export function hostPathOf(root: string, containerPath: string): string {
   if (!containerPath.startsWith("/")) throw new TaskPathError(`path "${containerPath}" is not absolute`);
-  const normalized = path.posix.normalize(containerPath);
-  if (normalized.split("/").includes("..")) throw new TaskPathError(`path "${containerPath}" leaves the root`);
-  return path.join(root, normalized);
+  return path.join(root, path.posix.normalize(containerPath));
 }
 
 const wildcard = /[*?[]/;
