@@ -77,6 +77,11 @@ export function createTesServer(options: TesServerOptions): TesServer {
       refuse(res, new HttpRefusal(414, Code.InvalidArgument, `the URL is longer than the limit of ${config.limits.maxUrlLength} characters`));
       return;
     }
+    // HTTP/1.1's parser enforces maxHeaderSize itself; Node's h2 only advertises the limit.
+    if (req.httpVersionMajor === 2 && headerListSize(req.rawHeaders) > config.limits.maxHeaderBytes) {
+      refuse(res, new HttpRefusal(431, Code.ResourceExhausted, `the request headers are larger than the limit of ${config.limits.maxHeaderBytes} bytes`));
+      return;
+    }
     if (corsPolicy(req, res) === "answered") return;
     rpc(req, res);
   };
@@ -98,6 +103,13 @@ export function createTesServer(options: TesServerOptions): TesServer {
       return listener?.address();
     },
   };
+}
+
+/** The size of a header list as HTTP/2 counts it (RFC 9113 §6.5.2): name + value + 32 per field. */
+function headerListSize(rawHeaders: readonly string[]): number {
+  let size = 0;
+  for (const item of rawHeaders) size += item.length;
+  return size + (rawHeaders.length / 2) * 32;
 }
 
 function refuse(res: EdgeResponse, error: HttpRefusal): void {
