@@ -10,6 +10,7 @@ import {
 } from "../gen/ga4gh/tes/v1/tes_pb.js";
 import { droppedParametersWarning, reduceBackendParameters } from "./backend-parameters.js";
 import { callerOf } from "./caller-of.js";
+import { errors } from "./errors.js";
 import type { ResolvedDeps } from "./task-service-deps.js";
 import { rfc3339 } from "./timestamps.js";
 import { validateTask } from "./validate-task.js";
@@ -21,6 +22,8 @@ import { validateTask } from "./validate-task.js";
 export function createTaskHandler(deps: ResolvedDeps) {
   return async (request: Task, context: HandlerContext): Promise<MessageInitShape<typeof CreateTaskResponseSchema>> => {
     validateTask(request, deps.limits);
+    const problems = await deps.admit(request);
+    if (problems.length > 0) throw errors.refusedByBackend(problems);
     const supported = deps.backend.backendParameters;
     const parameters = reduceBackendParameters(
       request.resources?.backendParameters ?? {},

@@ -186,6 +186,12 @@ export const errors = {
   ),
 
   // Task lookups and changes.
+  refusedByBackend: defineError(
+    "TES_REFUSED_BY_BACKEND",
+    invalid,
+    (problems: readonly string[]) => problems.join("; "),
+  ),
+
   taskNotFound: defineError("TES_TASK_NOT_FOUND", Code.NotFound, (id: string) => `task ${quote(id)} not found`),
   terminalState: defineError("TES_TERMINAL_STATE", Code.FailedPrecondition, (storeMessage: string) => storeMessage),
   concurrentUpdate: defineError(

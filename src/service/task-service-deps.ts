@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { Task } from "../gen/ga4gh/tes/v1/tes_pb.js";
 import type { LimitsConfig } from "../config/limits.js";
 import type { ServiceInfoConfig } from "../config/service-info.js";
 import type { TaskQueue } from "../queue/task-queue.js";
@@ -13,6 +14,11 @@ export interface TaskServiceDeps {
   readonly queue: TaskQueue;
   /** The configured compute backend's name, backend_parameters keys and storage locations. */
   readonly backend: BackendCapabilities;
+  /**
+   * The backend's own objections to a task before it is stored (the local backend refuses file://
+   * URLs outside TES_ALLOWED_DIRS), one sentence per problem naming the field. Default: none.
+   */
+  readonly admit?: (task: Task) => Promise<readonly string[]>;
   readonly serviceInfo: ServiceInfoConfig;
   readonly limits: LimitsConfig;
   /** Where failures the client does not see (a queue outage, a store error) are reported. */

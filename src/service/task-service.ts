@@ -19,6 +19,7 @@ export type { TaskServiceDeps } from "./task-service-deps.js";
 export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof TaskService> {
   const resolved: ResolvedDeps = {
     clock: () => new Date(),
+    admit: async () => [],
     newTaskId,
     ...deps,
   };

@@ -5,7 +5,7 @@ import { pino } from "pino";
 import { callerKey } from "../../auth/caller.js";
 import { loadLimitsConfig, type LimitsConfig } from "../../config/limits.js";
 import { loadServiceInfoConfig, type ServiceInfoConfig } from "../../config/service-info.js";
-import { ExecutorSchema, TaskSchema, TaskService, View } from "../../gen/ga4gh/tes/v1/tes_pb.js";
+import { ExecutorSchema, TaskSchema, TaskService, View, type Task } from "../../gen/ga4gh/tes/v1/tes_pb.js";
 import { SqliteTaskStore } from "../../store/sqlite/sqlite-task-store.js";
 import { ALL, ownedBy, type TaskStore } from "../../store/task-store.js";
 import type { BackendCapabilities } from "../../../worker/backends/compute-backend.js";
@@ -28,6 +28,7 @@ export interface HarnessOptions {
   /** Wraps the real store, to inject races or failures. */
   wrapStore?: (store: TaskStore) => TaskStore;
   clock?: () => Date;
+  admit?: (task: Task) => Promise<readonly string[]>;
 }
 
 export interface Harness {
@@ -66,6 +67,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     limits: { ...loadLimitsConfig({}), ...options.limits },
     logger: pino({ level: "warn" }, sink),
     ...(options.clock && { clock: options.clock }),
+    ...(options.admit && { admit: options.admit }),
   });
   const authenticate: Interceptor = (next) => (request) => {
     const owner = request.header.get(OWNER_HEADER);
