@@ -112,7 +112,8 @@ describe("Batch emulator: faults, throttling and preemption", () => {
     await batch.task.add("job-st", { id: "never-runs", commandLine: "true" });
     const node = await waitFor("start task failed", async () => {
       const nodes = await batch.computeNode.list("pool-st");
-      return nodes[0]?.state === "startTaskFailed" ? nodes[0] : undefined;
+      // The 10.2.0 typings spell node states in lower case; the wire is camelCase (§2 "Enum casing").
+      return String(nodes[0]?.state).toLowerCase() === "starttaskfailed" ? nodes[0] : undefined;
     });
     // §4: retried up to StartTask.maxTaskRetryCount, then startTaskFailed with startTaskInfo.result failure.
     assert.equal(node.startTaskInfo?.result, "failure");
@@ -149,7 +150,7 @@ describe("Batch emulator: faults, throttling and preemption", () => {
         virtualMachineConfiguration: {
           imageReference: { publisher: "microsoft-dsvm", offer: "ubuntu-hpc", sku: "2204", version: "latest" },
           nodeAgentSKUId: "batch.node.ubuntu 22.04",
-          containerConfiguration: { type: "dockerCompatible", containerImageNames: ["busybox"] },
+          containerConfiguration: { containerImageNames: ["busybox"] },
         },
       }),
     );
