@@ -112,6 +112,20 @@ describe("the runner, with the bwrap runtime", () => {
     assert.equal(result.executors[1]?.stderr, "to-stderr\n");
   });
 
+  test("the task's environment stays out of the host's process listings", async () => {
+    const secret = `secret-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const abort = new AbortController();
+    const running = run({ executors: [{ ...sh("echo $TOKEN; sleep 30"), env: { TOKEN: secret } }] }, { signal: abort.signal });
+    const deadline = Date.now() + 5000;
+    while ((await leftoverProcesses("sleep 30")).length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.deepEqual(await leftoverProcesses(secret), []);
+    abort.abort();
+    const { result } = await running;
+    assert.equal(result.executors[0]?.stdout, `${secret}\n`);
+  });
+
   test("stdin is fed from its file", async () => {
     const { result } = await run({
       inputs: [{ path: "/in/words.txt", content: "b\na\nc\n" }],
@@ -235,6 +249,19 @@ describe("the runner, with the bwrap runtime", () => {
     });
     assert.equal(result.outcome, "system_error");
     assert.equal(result.executors.length, 0);
+  });
+
+  test("when no container runtime can be had, the task is a system error saying what to install", async () => {
+    const result = await runTask(create(TaskSchema, { executors: [sh("true")] }) as Task, {
+      workDir: path.join(scratch, "no-runtime"),
+      attemptId: "no-runtime",
+      runtime: () => detectRuntime("bwrap", { network: false, hiddenPaths: [], command: "/nonexistent/bwrap" }),
+      tailBytes: 100,
+    });
+    assert.equal(result.outcome, "system_error");
+    assert.equal(result.executors.length, 0);
+    assert.deepEqual(result.systemLogs.length, 1);
+    assert.match(result.systemLogs[0] ?? "", /install the Debian\/Ubuntu package `bubblewrap`/);
   });
 
   test("progress goes from initializing to running, with the executors ended so far", async () => {

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
+import type { Writable } from "node:stream";
 import type { Mount } from "../task-mounts.js";
 import { hostPathOf } from "../task-mounts.js";
 import type { ContainerRuntime, ContainerSpec, StartedContainer } from "./container-runtime.js";
@@ -84,16 +85,19 @@ export class BwrapRuntime implements ContainerRuntime {
         value,
       ]),
       ...(spec.workdir === "" ? [] : ["--chdir", spec.workdir]),
-      "--",
-      ...spec.command,
     ];
     const limits = await createLimitGroup(spec.name, { cpuCores: spec.cpuCores, ramBytes: spec.ramBytes });
-    const [file, ...argv] = limits.wrap([this.options.command ?? "bwrap", ...args]);
+    // The options (the task's environment among them) go through a pipe, not argv, so they stay out
+    // of the host's process listings; the task's environment never reaches a host process's own.
+    const [file, ...argv] = limits.wrap([this.options.command ?? "bwrap", "--args", "3", "--", ...spec.command]);
     const child = spawn(file as string, argv, {
       detached: true,
-      stdio: [spec.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+      stdio: [spec.stdin ? "pipe" : "ignore", "pipe", "pipe", "pipe"],
       env: { PATH: process.env.PATH ?? defaultPath },
     });
+    const argsPipe = child.stdio[3] as Writable | null;
+    argsPipe?.on("error", () => undefined);
+    argsPipe?.end(Buffer.from(args.map((arg) => `${arg}\0`).join("")));
     const limited = [
       ...(spec.cpuCores === undefined ? [] : [`${spec.cpuCores} CPU cores`]),
       ...(spec.ramBytes === undefined ? [] : [`${spec.ramBytes} bytes of memory`]),
