@@ -44,7 +44,7 @@ function parseInput(entry: unknown, at: string, problems: string[]): ManifestInp
   } else {
     checkUrl(url, `${at}.url`, problems);
   }
-  if (path === "/") problems.push(`${at}.path: cannot be the container root`);
+  if (path === "/" && entry.path === "/") problems.push(`${at}.path: cannot be the container root`);
   return strip({ name, url, path, type, content, streamable: entry.streamable as boolean | undefined });
 }
 

@@ -27,7 +27,7 @@ const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
 const CREDENTIAL_PATTERNS: readonly RegExp[] = [
   /\b(authorization|proxy-authorization)(["']?\s*[:=]\s*["']?)[^\r\n"',}]+/gi,
   /\b(Bearer|SharedKey|Basic)(\s+)[A-Za-z0-9._~+/=:-]+/g,
-  /\b(sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|accountkey|sharedaccesssignature|password|client_secret|access_token)(=)[^&\s;"']+/gi,
+  /\b(sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|accountkey|sharedaccesssignature|password|client_secret|access_token)(=)(?!REDACTED)[^&\s;:,)"']+/gi,
 ];
 
 export function redactText(text: string, secrets: Iterable<string> = []): string {
@@ -35,7 +35,10 @@ export function redactText(text: string, secrets: Iterable<string> = []): string
   for (const secret of secrets) {
     if (secret.length >= 4) out = out.split(secret).join(REDACTED);
   }
-  out = out.replace(URL_IN_TEXT, (match) => redactUrl(match));
+  out = out.replace(URL_IN_TEXT, (match) => {
+    const trailing = /[.,:;)\]]+$/.exec(match)?.[0] ?? "";
+    return redactUrl(match.slice(0, match.length - trailing.length)) + trailing;
+  });
   for (const pattern of CREDENTIAL_PATTERNS) out = out.replace(pattern, `$1$2${REDACTED}`);
   return out;
 }
@@ -50,8 +53,19 @@ export function secretsOfUrl(url: string): string[] {
     return secrets;
   }
   if (parsed.password) secrets.push(parsed.password, decodeURIComponent(parsed.password));
-  for (const value of parsed.searchParams.values()) {
-    if (value.length >= 8) secrets.push(value, encodeURIComponent(value));
+  for (const pair of parsed.search.slice(1).split("&")) {
+    const raw = pair.slice(pair.indexOf("=") + 1);
+    if (!pair.includes("=") || raw.length < 8) continue;
+    const forms = new Set([raw]);
+    for (const decode of [(v: string) => decodeURIComponent(v), (v: string) => decodeURIComponent(v.replace(/\+/g, " "))]) {
+      try {
+        const value = decode(raw);
+        forms.add(value).add(encodeURIComponent(value));
+      } catch {
+        // not valid percent-encoding: the raw form is registered already
+      }
+    }
+    secrets.push(...forms);
   }
   return secrets;
 }
