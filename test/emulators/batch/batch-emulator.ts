@@ -9,6 +9,7 @@ import { BatchAccount } from "./batch-account.js";
 import { BatchError, errorBody, errors } from "./batch-error.js";
 import { operations, type Operation, type OperationResponse } from "./batch-operations.js";
 import { verifyBearer } from "./bearer-token.js";
+import { CONTROL_PREFIX, handleControl } from "./control-api.js";
 import { API_VERSION, DEFAULT_QUOTAS, DEFAULT_TIMING, type BatchEmulatorOptions } from "./emulator-options.js";
 import { FaultPlan, type AddCollectionFault, type AllocationFault, type HttpFault, type TaskFault } from "./fault-plan.js";
 import { verifySharedKey } from "./shared-key.js";
@@ -256,8 +257,21 @@ export async function startBatchEmulator(options: BatchEmulatorOptions = {}): Pr
     }
   };
 
+  const countsSnapshot = () => Object.fromEntries([...counts.entries()].sort(([a], [b]) => a.localeCompare(b)));
+  const faultHandle: EmulatorFaults = {
+    http: (fault) => faults.addHttp(fault),
+    allocation: (fault) => faults.addAllocation(fault),
+    task: (fault) => faults.addTask(fault),
+    addCollection: (fault) => faults.addAddCollection(fault),
+    preemptNode: (poolId, preemptOptions = {}) => account.preemptNode(poolId, preemptOptions.nodeId, preemptOptions.recoverAfterMs),
+    recoverNode: (poolId, nodeId) => account.recoverNode(poolId, nodeId),
+    setQuotas: (quotas) => account.setQuotas(quotas),
+    evaluateAutoScaleNow: (poolId) => account.evaluateAutoScaleNow(poolId),
+    clear: () => faults.clear(),
+  };
   const server = createServer((req, res) => {
-    handle(req, res).catch(() => res.destroy());
+    const work = options.controlApi === true && (req.url ?? "").startsWith(CONTROL_PREFIX) ? handleControl(req, res, { counts: countsSnapshot, faults: faultHandle }) : handle(req, res);
+    work.catch(() => res.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -273,19 +287,9 @@ export async function startBatchEmulator(options: BatchEmulatorOptions = {}): Pr
     accountName,
     accountKey,
     account,
-    counts: () => Object.fromEntries([...counts.entries()].sort(([a], [b]) => a.localeCompare(b))),
+    counts: countsSnapshot,
     resetCounts: () => counts.clear(),
-    faults: {
-      http: (fault) => faults.addHttp(fault),
-      allocation: (fault) => faults.addAllocation(fault),
-      task: (fault) => faults.addTask(fault),
-      addCollection: (fault) => faults.addAddCollection(fault),
-      preemptNode: (poolId, preemptOptions = {}) => account.preemptNode(poolId, preemptOptions.nodeId, preemptOptions.recoverAfterMs),
-      recoverNode: (poolId, nodeId) => account.recoverNode(poolId, nodeId),
-      setQuotas: (quotas) => account.setQuotas(quotas),
-      evaluateAutoScaleNow: (poolId) => account.evaluateAutoScaleNow(poolId),
-      clear: () => faults.clear(),
-    },
+    faults: faultHandle,
     async stop() {
       await account.stop();
       server.closeAllConnections();

@@ -27,6 +27,8 @@ export interface BatchEmulatorOptions {
   wrapCommand?: (argv: string[], context: { poolId: string; nodeId: string; jobId?: string; taskId?: string }) => string[];
   /** AddCollection answers in any order (§3 "AddCollection results"); the emulator shuffles unless false. */
   shuffleAddCollectionResults?: boolean;
+  /** Serve the unauthenticated /_emulator/ control endpoints (control-api.ts); the CLI turns them on. Default false. */
+  controlApi?: boolean;
   /** Largest request body accepted, in bytes (AddCollection's own limit is 1 MB, §3). Default 4 MiB. */
   maxBodyBytes?: number;
 }
