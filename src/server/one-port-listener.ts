@@ -21,6 +21,11 @@ export interface OnePortListener {
   address(): AddressInfo | undefined;
 }
 
+/** How often the HTTP/1.1 server checks headers and request timeouts (Node's default is 30 s). */
+function checkingInterval(limits: EdgeLimits): number {
+  return Math.min(1000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4)));
+}
+
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 /**
@@ -31,7 +36,8 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
  */
 export function createOnePortListener(options: OnePortListenerOptions): OnePortListener {
   const { limits } = options;
-  const handler = withRequestDeadline(options.handler, limits.requestTimeoutMs);
+  const http1 = trackHttp1Requests();
+  const handler = http1.wrap(withRequestDeadline(options.handler, limits.requestTimeoutMs));
   const h2Settings = { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes };
   const sessions = new Set<Http2Session>();
   const sockets = new Set<Socket>();
@@ -58,7 +64,9 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
       requestTimeout: limits.requestTimeoutMs,
       keepAliveTimeout: limits.idleTimeoutMs,
       maxHeaderSize: limits.maxHeaderBytes,
+      connectionsCheckingInterval: checkingInterval(limits),
     });
+
     secure.on("request", handler);
     secure.on("connection", track);
     h2 = secure;
@@ -69,7 +77,7 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
         maxHeaderSize: limits.maxHeaderBytes,
         headersTimeout: limits.headersTimeoutMs,
         requestTimeout: limits.requestTimeoutMs,
-        connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
+        connectionsCheckingInterval: checkingInterval(limits),
       },
       handler,
     );
@@ -114,16 +122,14 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
     },
     async close(graceMs) {
       const closed = new Promise<void>((resolve) => front.close(() => resolve()));
-      h1?.closeIdleConnections();
+      http1.closeIdle();
       for (const session of sessions) session.close();
       const deadline = Date.now() + graceMs;
       while (sockets.size > 0 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 25));
-        h1?.closeIdleConnections();
       }
       for (const session of sessions) session.destroy();
       for (const socket of sockets) socket.destroy();
-      h1?.closeAllConnections();
       // Stops the HTTP/1.1 server's connection checker; it has no handle to close.
       h1?.close(() => {});
       await closed;
@@ -131,6 +137,46 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
     address() {
       const address = front.address();
       return address !== null && typeof address === "object" ? address : undefined;
+    },
+  };
+}
+
+/**
+ * Which HTTP/1.1 connections are between requests, so that close() can end those at once and
+ * the busy ones right after their response (Node's closeIdleConnections does not cover the
+ * HTTP/1.1 side of a secure HTTP/2 server).
+ */
+function trackHttp1Requests() {
+  const active = new Map<Socket, number>();
+  const known = new Set<Socket>();
+  let closing = false;
+  return {
+    wrap(handler: EdgeHandler): EdgeHandler {
+      return (req, res) => {
+        if (req.httpVersionMajor === 1) {
+          const socket = req.socket;
+          if (!known.has(socket)) {
+            known.add(socket);
+            socket.once("close", () => {
+              known.delete(socket);
+              active.delete(socket);
+            });
+          }
+          active.set(socket, (active.get(socket) ?? 0) + 1);
+          if (closing) res.setHeader("Connection", "close");
+          res.once("close", () => {
+            const left = (active.get(socket) ?? 1) - 1;
+            active.set(socket, left);
+            if (closing && left === 0) socket.end();
+          });
+        }
+        handler(req, res);
+      };
+    },
+    /** From now on, end every HTTP/1.1 connection as soon as it has no request in flight. */
+    closeIdle(): void {
+      closing = true;
+      for (const socket of known) if ((active.get(socket) ?? 0) === 0) socket.end();
     },
   };
 }
