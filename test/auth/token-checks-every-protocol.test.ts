@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { Code } from "@connectrpc/connect";
+import { SignJWT } from "jose";
+import { createAuthentication } from "../../src/auth/authentication.js";
+import { loadAuthConfig } from "../../src/config/auth.js";
+import { OidcTestIssuer } from "../support/oidc-issuer.js";
+import { startTestServer, type TestServer } from "../support/tes-test-server.js";
+import { captureLogs } from "./capture-logs.js";
+import { protocolCallers, type Credential, type Outcome, type ProtocolCaller } from "./protocol-callers.js";
+
+const TENANT_A = randomUUID();
+const TENANT_B = randomUUID();
+const TENANT_NOT_ALLOWED = randomUUID();
+
+/** What a refused client sees: the code, and (REST) the status; nothing about which check failed. */
+function assertRefused(outcome: Outcome<unknown>, code: Code, challenge: string | null, label: string): void {
+  assert.equal(outcome.ok, false, `${label}: expected a refusal`);
+  if (outcome.ok) return;
+  assert.equal(outcome.code, code, `${label}: code`);
+  assert.equal(outcome.challenge, challenge, `${label}: WWW-Authenticate`);
+  if (outcome.httpStatus !== undefined) {
+    assert.equal(outcome.httpStatus, code === Code.Unauthenticated ? 401 : 403, `${label}: HTTP status`);
+  }
+}
+
+/** jose accepts a token without `exp` unless told to require one; we require it. */
+function noExpToken(): Promise<string> {
+  const key = issuer.currentKey;
+  return new SignJWT({ iss: issuer.tenantIssuer(TENANT_A), aud: "api://tes", tid: TENANT_A, oid: randomUUID() })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid })
+    .sign(key.privateKey);
+}
+
+let issuer: OidcTestIssuer;
+
+describe("bearer tokens are checked on every protocol (Entra-style multi-tenant issuer)", () => {
+  let s: TestServer;
+  let callers: ProtocolCaller[];
+  const logLines: Array<Record<string, unknown>> = [];
+  before(async () => {
+    issuer = await OidcTestIssuer.start();
+    const auth = createAuthentication(
+      loadAuthConfig({
+        TES_AUTH_MODE: "oidc",
+        OIDC_ISSUER: issuer.issuerTemplate,
+        OIDC_AUDIENCE: "api://tes",
+        OIDC_ALLOWED_TENANTS: `${TENANT_A},${TENANT_B}`,
+        OIDC_CLOCK_SKEW_SECONDS: "30",
+      }),
+      { logger: captureLogs(logLines) },
+    );
+    await auth.load();
+    s = await startTestServer({ interceptors: [...auth.interceptors] });
+    callers = protocolCallers(s.baseUrl, s.port);
+  });
+  after(async () => {
+    for (const caller of callers) caller.close();
+    await s.close();
+    await issuer.close();
+  });
+
+  const INVALID = 'Bearer realm="tes", error="invalid_token"';
+
+  it("refuses no token, a malformed one, a bad signature, an expired one, the wrong audience or issuer: unauthenticated", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    // Each case also names the reason the server logs (and only logs), to prove it failed on that check.
+    const cases: Array<[string, Credential, Code, string, string]> = [
+      ["no token", undefined, Code.Unauthenticated, 'Bearer realm="tes"', "no-token"],
+      ["another scheme", { authorization: "Basic dXNlcjpwYXNz" }, Code.Unauthenticated, 'Bearer realm="tes"', "no-token"],
+      ["malformed", { authorization: "Bearer not-a-jwt" }, Code.Unauthenticated, INVALID, "malformed"],
+      ["three parts, not JSON", "aaaa.bbbb.cccc", Code.Unauthenticated, INVALID, "malformed"],
+      ["bad signature", await issuer.tenantToken(TENANT_A, { key: await issuer.foreignKey() }), Code.Unauthenticated, INVALID, "ERR_JWS_SIGNATURE_VERIFICATION_FAILED"],
+      ["expired beyond the clock skew", await issuer.tenantToken(TENANT_A, { claims: { exp: now - 120 } }), Code.Unauthenticated, INVALID, "ERR_JWT_EXPIRED"],
+      ["not yet valid", await issuer.tenantToken(TENANT_A, { claims: { nbf: now + 600 } }), Code.Unauthenticated, INVALID, "claim-nbf-check_failed"],
+      ["no exp at all", await noExpToken(), Code.Unauthenticated, INVALID, "claim-exp-missing"],
+      ["wrong audience", await issuer.tenantToken(TENANT_A, { claims: { aud: "api://other" } }), Code.Unauthenticated, INVALID, "claim-aud-check_failed"],
+      ["wrong issuer", await issuer.tenantToken(TENANT_A, { claims: { iss: `https://login.microsoftonline.com/${TENANT_A}/v2.0` } }), Code.Unauthenticated, INVALID, "claim-iss-check_failed"],
+      ["issuer of another tenant than tid", await issuer.tenantToken(TENANT_A, { claims: { iss: issuer.tenantIssuer(TENANT_B) } }), Code.Unauthenticated, INVALID, "claim-iss-check_failed"],
+      ["tid not a GUID", await issuer.tenantToken(TENANT_A, { claims: { tid: "contoso", iss: issuer.tenantIssuer("contoso") } }), Code.Unauthenticated, INVALID, "tid-not-a-guid"],
+      ["unknown key id", await issuer.tenantToken(TENANT_A, { kid: "no-such-key" }), Code.Unauthenticated, INVALID, "no-matching-key"],
+      ["tenant not allowed", await issuer.tenantToken(TENANT_NOT_ALLOWED), Code.PermissionDenied, 'Bearer realm="tes", error="insufficient_scope"', "tenant-not-allowed"],
+    ];
+    for (const caller of callers) {
+      for (const [label, credential, code, challenge, reason] of cases) {
+        assertRefused(await caller.listTasks({}, credential), code, challenge, `${caller.name}, ${label}`);
+        assert.equal(logLines.at(-1)?.reason, reason, `${caller.name}, ${label}: logged reason`);
+        assertRefused(await caller.createTask(credential), code, challenge, `${caller.name}, ${label}, CreateTask`);
+      }
+    }
+    const logged = JSON.stringify(logLines);
+    for (const [label, credential] of cases) {
+      if (typeof credential === "string") assert.ok(!logged.includes(credential.split(".")[2] ?? credential), `${label}: the token is never logged`);
+    }
+    assert.equal(await s.store.list({ pageSize: 10, view: 0 }, { all: true }).then((p) => p.tasks.length), 0, "no refused call created a task");
+  });
+
+  it("gives the same fixed message whatever check failed, so a client learns nothing about the configuration", async () => {
+    const tokens = [
+      await issuer.tenantToken(TENANT_A, { claims: { aud: "api://other" } }),
+      await issuer.tenantToken(TENANT_A, { key: await issuer.foreignKey() }),
+      await issuer.tenantToken(TENANT_A, { expiresIn: -3600 }),
+    ];
+    for (const caller of callers) {
+      const messages = new Set<string>();
+      for (const token of tokens) {
+        const outcome = await caller.getTask("0190d8f6-8d29-7f00-8000-000000000000", token);
+        if (!outcome.ok) messages.add(outcome.message);
+      }
+      assert.deepEqual([...messages], ["the bearer token is not valid"], caller.name);
+    }
+  });
+
+  it("accepts a valid token from an allowed tenant on every protocol", async () => {
+    for (const caller of callers) {
+      const token = await issuer.tenantToken(TENANT_A);
+      const created = await caller.createTask(token);
+      assert.ok(created.ok, `${caller.name}: ${JSON.stringify(created)}`);
+      const read = await caller.getTask(created.value, token);
+      assert.deepEqual(read, { ok: true, value: created.value }, caller.name);
+      const record = await s.store.get(created.value, { all: true });
+      assert.equal(record?.owner, TENANT_A, `${caller.name}: the task is recorded under the tenant`);
+    }
+  });
+
+  it("leaves GetServiceInfo public, but still refuses a bad token sent to it", async () => {
+    for (const caller of callers) {
+      const open = await caller.getServiceInfo(undefined);
+      assert.equal(open.ok, true, caller.name);
+      const bad = await caller.getServiceInfo(await issuer.tenantToken(TENANT_A, { claims: { aud: "api://other" } }));
+      assertRefused(bad, Code.Unauthenticated, INVALID, `${caller.name}, service-info with a bad token`);
+    }
+  });
+
+  it("does not accept the token through a query parameter or another header", async () => {
+    const token = await issuer.tenantToken(TENANT_A);
+    const viaQuery = await fetch(`${s.baseUrl}/ga4gh/tes/v1/tasks?access_token=${token}`);
+    assert.equal(viaQuery.status, 401);
+    const viaOtherHeader = await fetch(`${s.baseUrl}/ga4gh/tes/v1/tasks`, { headers: { "x-authorization": `Bearer ${token}` } });
+    assert.equal(viaOtherHeader.status, 401);
+  });
+});
