@@ -10,8 +10,10 @@ export async function leftoverProcesses(marker: string): Promise<string[]> {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
       const cmdline = (await fs.readFile(`/proc/${entry}/cmdline`, "utf8")).replaceAll("\0", " ").trim();
-      // A zombie has an empty command line but still exists until reaped; its status says so.
-      if (cmdline.includes(marker)) found.push(`${entry}: ${cmdline}`);
+      if (!cmdline.includes(marker)) continue;
+      const stat = await fs.readFile(`/proc/${entry}/stat`, "utf8");
+      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      found.push(`${entry} (state ${state}, parent ${ppid}): ${cmdline}`);
     } catch {
       // Gone while we looked.
     }

@@ -231,6 +231,41 @@ describe("LocalBackend", () => {
     assert.match(status?.phase === "preempted" ? status.reason : "", /worker process \(pid \d+\) .* stopped/);
   });
 
+  test("a worker process killed with SIGKILL takes its sandboxes with it; the next process reports the attempt preempted", async () => {
+    const marker = `${7600 + Math.floor(Math.random() * 1000)}.${process.pid}`;
+    const one = attempt({ executors: [sh(`(sleep ${marker} &); sleep ${marker}`)] });
+    const script = `
+      import { create } from "@bufbuild/protobuf";
+      import { TaskSchema } from ${JSON.stringify(new URL("../../../src/gen/ga4gh/tes/v1/tes_pb.ts", import.meta.url).pathname)};
+      import { LocalBackend } from ${JSON.stringify(new URL("./local-backend.ts", import.meta.url).pathname)};
+      const backend = new LocalBackend(${JSON.stringify(config())});
+      const [outcome] = await backend.submit([{ ...${JSON.stringify({ ...one, task: undefined })},
+        task: create(TaskSchema, ${JSON.stringify({ executors: [sh(`(sleep ${marker} &); sleep ${marker}`)] })}) }]);
+      console.log(outcome.handle);
+      setInterval(() => {}, 1000);
+    `;
+    const worker = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      cwd: new URL("../../../", import.meta.url).pathname,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const handle = await new Promise<string>((resolve) => worker.stdout?.once("data", (chunk: Buffer) => resolve(chunk.toString().trim())));
+    for (let waited = 0; (await leftoverProcesses(marker)).length < 2; waited += 25) {
+      assert.ok(waited < 10_000, "the executor's processes did not start");
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    worker.kill("SIGKILL");
+    await new Promise((resolve) => worker.once("exit", resolve));
+    for (let waited = 0; (await leftoverProcesses(marker)).length > 0; waited += 25) {
+      assert.ok(waited < 5000, `processes left behind: ${(await leftoverProcesses(marker)).join(", ")}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const next = backend();
+    const [status] = await next.poll([handle]);
+    assert.equal(status?.phase, "preempted");
+    await next.release([handle]);
+    assert.equal(existsSync(handle), false);
+  });
+
   test("close hands queued attempts back and marks running ones interrupted, for another process to pick up", async () => {
     const closing = new LocalBackend(config({ cpuCores: 1 }), { cancelCheckIntervalInMs: 50 });
     const running = await submitted(closing, attempt({ resources: { cpuCores: 1 }, executors: [sh("sleep 30")] }));

@@ -219,8 +219,8 @@ export class LocalBackend implements ComputeBackend {
     for (const handle of handles) {
       const directory = this.directoryOf(handle);
       if (directory === undefined) continue;
-      const mine = this.owned.get(directory.dir);
-      if (mine !== undefined) await this.cancelOwned(mine);
+      // Released before it ended (the worker gave up on it): stop it first, wherever it runs.
+      await this.cancelOne(handle);
       await directory.remove();
       await fs.rm(path.join(this.cancelDir, path.basename(directory.dir)), { force: true });
     }
