@@ -115,9 +115,10 @@ describe("the runner, with the bwrap runtime", () => {
   test("the task's environment stays out of the host's process listings", async () => {
     const secret = `secret-${process.pid}-${Math.random().toString(36).slice(2)}`;
     const abort = new AbortController();
-    const running = run({ executors: [{ ...sh("echo $TOKEN; sleep 30"), env: { TOKEN: secret } }] }, { signal: abort.signal });
+    const marker = `${6600 + Math.floor(Math.random() * 1000)}.${process.pid}`;
+    const running = run({ executors: [{ ...sh(`echo $TOKEN; sleep ${marker}`), env: { TOKEN: secret } }] }, { signal: abort.signal });
     const deadline = Date.now() + 5000;
-    while ((await leftoverProcesses("sleep 30")).length === 0 && Date.now() < deadline) {
+    while ((await leftoverProcesses(`sleep ${marker}`)).length === 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     assert.deepEqual(await leftoverProcesses(secret), []);
