@@ -46,11 +46,18 @@ export async function downloadFile(provider: StorageProvider, url: URL, target: 
         if (written > 0 && !result.resumed) await restart();
         expectedMd5 ??= result.md5;
         if (result.size !== undefined) expectedSize = result.size;
-        for await (const chunk of result.body as AsyncIterable<Buffer>) {
-          await writeAll(handle, chunk, written);
-          hash.update(chunk);
-          written += chunk.length;
-          options.onBytes?.(chunk.length);
+        try {
+          for await (const chunk of result.body as AsyncIterable<Buffer>) {
+            await writeAll(handle, chunk, written);
+            hash.update(chunk);
+            written += chunk.length;
+            options.onBytes?.(chunk.length);
+          }
+        } catch (error) {
+          if (error instanceof LocalFileError || error instanceof ProviderError || options.signal?.aborted) throw error;
+          // Client libraries word a dropped connection many ways ("aborted", "socket hang up"): say what happened.
+          const reason = error instanceof Error ? error.message : String(error);
+          throw new ProviderError("transient", `${redactUrl(url)}: the transfer broke off after ${written} bytes (${reason})`, { cause: error });
         }
         if (expectedSize !== undefined && written !== expectedSize) {
           throw new ProviderError("transient", `${redactUrl(url)}: the connection ended after ${written} of ${expectedSize} bytes`);

@@ -1,5 +1,6 @@
 import type { ListedObject, ObjectInfo, ProviderCallOptions, ReadOptions, ReadResult, StorageProvider, WriteOptions } from "./storage-provider.js";
 import type { Readable } from "node:stream";
+import { ProviderError } from "./provider-error.js";
 
 /**
  * A provider whose module (and its SDK) is imported on first use, so a run that moves only HTTP
@@ -8,7 +9,11 @@ import type { Readable } from "node:stream";
  */
 export function lazyProvider(description: { schemes: readonly string[]; handles?: (url: URL) => boolean; load: () => Promise<StorageProvider> }): StorageProvider {
   let loaded: Promise<StorageProvider> | undefined;
-  const get = (): Promise<StorageProvider> => (loaded ??= description.load());
+  // A provider that cannot be set up (a bad setting) fails every file it is asked for, without retries.
+  const get = (): Promise<StorageProvider> =>
+    (loaded ??= description.load().catch((error: unknown) => {
+      throw error instanceof ProviderError ? error : new ProviderError("invalid", `the ${description.schemes.join("/")} provider cannot start: ${(error as Error).message}`, { cause: error });
+    }));
   const provider: StorageProvider = {
     schemes: description.schemes,
     stat: async (url: URL, options: ProviderCallOptions): Promise<ObjectInfo | undefined> => (await get()).stat(url, options),

@@ -30,10 +30,10 @@ export class ProviderError extends Error {
   }
 }
 
+/** Whether another attempt may succeed. (A run that was itself aborted stops retrying in withRetries.) */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof ProviderError) return error.retryable;
   if (error instanceof LocalFileError) return false;
-  if (isAbortError(error)) return false;
   return true;
 }
 

@@ -99,7 +99,7 @@ export function resolveTransferOptions(options: TransferOptions): ResolvedTransf
     ...azure,
     endpointTemplate,
     pathStyleHosts: list(azure.pathStyleHosts, "FILETRANSFER_AZURE_BLOB_PATH_STYLE_HOSTS", ","),
-    uploadBlockSizeInBytes: num(azure.uploadBlockSizeInBytes, "FILETRANSFER_AZURE_BLOCK_SIZE", 8 * 1024 * 1024, 64 * 1024),
+    uploadBlockSizeInBytes: num(azure.uploadBlockSizeInBytes, "FILETRANSFER_AZURE_BLOCK_SIZE", 4 * 1024 * 1024, 64 * 1024),
     uploadConcurrency: num(azure.uploadConcurrency, "FILETRANSFER_AZURE_UPLOAD_CONCURRENCY", 4, 1),
   };
   const accountKey = azure.accountKey ?? env.AZURE_STORAGE_KEY;

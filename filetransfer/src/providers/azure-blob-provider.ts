@@ -100,7 +100,7 @@ export class AzureBlobProvider implements StorageProvider {
   async write(url: URL, body: Readable, options: WriteOptions): Promise<void> {
     const blob = this.#blobClient(url);
     try {
-      await blob.uploadStream(body, this.#options.uploadBlockSizeInBytes ?? 8 * 1024 * 1024, this.#options.uploadConcurrency ?? 4, {
+      await blob.uploadStream(body, this.#options.uploadBlockSizeInBytes ?? 4 * 1024 * 1024, this.#options.uploadConcurrency ?? 4, {
         ...signalOf(options),
         ...(options.md5 ? { blobHTTPHeaders: { blobContentMD5: options.md5 } } : {}),
       });
