@@ -1,0 +1,140 @@
+import { readFileSync } from "node:fs";
+import { ConfigError, EnvReader, type Env } from "./env-reader.js";
+
+/**
+ * Settings of the Azure Batch compute backend (TES_BACKEND=azure-batch). Read once at start-up;
+ * every bad value fails with a ConfigError naming the variable, never echoing a key.
+ */
+export interface AzureBatchConfig {
+  /** AZURE_BATCH_ACCOUNT_URL: https://{account}.{region}.batch.azure.com. Required. */
+  accountUrl: string;
+  /** AZURE_BATCH_ACCOUNT_NAME: defaults to the first label of the URL's host. */
+  accountName: string;
+  /** AZURE_BATCH_ACCOUNT_KEY: shared key auth when set; otherwise Microsoft Entra ID (DefaultAzureCredential). */
+  accountKey: string | undefined;
+  /** AZURE_BATCH_POOL_PREFIX: pool (and job) ids start with it. Default "tes". */
+  poolPrefix: string;
+  /** AZURE_BATCH_VM_SIZES: a JSON file path or inline JSON list of VmSize entries; default a small built-in catalog. */
+  vmSizes: VmSize[];
+  /** AZURE_BATCH_IMAGE: publisher:offer:sku:version of the node image. */
+  image: { publisher: string; offer: string; sku: string; version: string };
+  /** AZURE_BATCH_NODE_AGENT_SKU. Default "batch.node.ubuntu 22.04". */
+  nodeAgentSkuId: string;
+  /** AZURE_BATCH_MAX_NODES_PER_POOL: the autoscale formula's ceiling. Default 10. */
+  maxNodesPerPool: number;
+  /** AZURE_BATCH_AUTOSCALE_INTERVAL: ISO-8601, at least PT5M at the service. Default PT5M. */
+  autoScaleEvaluationInterval: string;
+  /** AZURE_BATCH_AUTOSCALE_WINDOW_SECONDS: how far back pending-task samples are averaged. Default 180. */
+  autoScaleWindowSeconds: number;
+  /** AZURE_BATCH_POOL_IDLE_MS: a pool with no task of ours for this long is deleted. Default 30 min. */
+  poolIdleMs: number;
+  /** AZURE_BATCH_RUNNER: the runner command on the node. Default "$AZ_BATCH_NODE_SHARED_DIR/tes-runner". */
+  runnerCommand: string;
+  /** AZURE_BATCH_CONTAINER_RUNTIME: the runtime the runner uses on the node. Default docker. */
+  containerRuntime: "docker" | "podman" | "bwrap";
+  /** AZURE_BATCH_START_TASK: the pool's start task command line (installs the runner); none when unset. */
+  startTaskCommandLine: string | undefined;
+  /** AZURE_BATCH_MAX_CONCURRENT_CALLS: Batch calls in flight at once from one worker. Default 8. */
+  maxConcurrentCalls: number;
+  /** AZURE_BATCH_MAX_RETRIES: retries of a throttled (429) or failed (5xx, network) call. Default 6. */
+  maxRetries: number;
+  /** AZURE_BATCH_MAX_RETRY_DELAY_MS: the longest wait before a retry, Retry-After included. Default 60 s. */
+  maxRetryDelayMs: number;
+}
+
+export interface VmSize {
+  name: string;
+  cores: number;
+  memoryGb: number;
+  /** Local (temporary) disk. */
+  diskGb: number;
+  /** Price per hour, any currency, used only to compare sizes. */
+  pricePerHour: number;
+  /** Low-priority/spot price per hour; defaults to pricePerHour. */
+  lowPriorityPricePerHour?: number;
+  family?: string;
+}
+
+/** A few general-purpose sizes with list prices (USD/h, East US, 2024); replace with your own catalog. */
+export const DEFAULT_VM_SIZES: VmSize[] = [
+  { name: "Standard_D2s_v3", cores: 2, memoryGb: 8, diskGb: 16, pricePerHour: 0.096, lowPriorityPricePerHour: 0.0192, family: "standardDSv3Family" },
+  { name: "Standard_D4s_v3", cores: 4, memoryGb: 16, diskGb: 32, pricePerHour: 0.192, lowPriorityPricePerHour: 0.0384, family: "standardDSv3Family" },
+  { name: "Standard_D8s_v3", cores: 8, memoryGb: 32, diskGb: 64, pricePerHour: 0.384, lowPriorityPricePerHour: 0.0768, family: "standardDSv3Family" },
+  { name: "Standard_E4s_v3", cores: 4, memoryGb: 32, diskGb: 64, pricePerHour: 0.252, lowPriorityPricePerHour: 0.0504, family: "standardESv3Family" },
+  { name: "Standard_E8s_v3", cores: 8, memoryGb: 64, diskGb: 128, pricePerHour: 0.504, lowPriorityPricePerHour: 0.1008, family: "standardESv3Family" },
+  { name: "Standard_D16s_v3", cores: 16, memoryGb: 64, diskGb: 128, pricePerHour: 0.768, lowPriorityPricePerHour: 0.1536, family: "standardDSv3Family" },
+];
+
+function parseVmSizes(name: string, raw: string): VmSize[] {
+  let text = raw.trim();
+  if (!text.startsWith("[")) {
+    try {
+      text = readFileSync(text, "utf8");
+    } catch {
+      throw new ConfigError(`${name} must be a JSON list or the path of a JSON file holding one`);
+    }
+  }
+  let list: unknown;
+  try {
+    list = JSON.parse(text);
+  } catch {
+    throw new ConfigError(`${name} is not valid JSON`);
+  }
+  if (!Array.isArray(list) || list.length === 0) throw new ConfigError(`${name} must be a non-empty JSON list`);
+  return list.map((entry: unknown, i) => {
+    const e = entry as Partial<VmSize> | null;
+    const positive = (v: unknown) => typeof v === "number" && Number.isFinite(v) && v > 0;
+    if (e === null || typeof e !== "object" || typeof e.name !== "string" || !/^[A-Za-z0-9_]+$/.test(e.name)) {
+      throw new ConfigError(`${name}[${i}].name must be a VM size name such as Standard_D4s_v3`);
+    }
+    for (const key of ["cores", "memoryGb", "diskGb", "pricePerHour"] as const) {
+      if (!positive(e[key])) throw new ConfigError(`${name}[${i}].${key} must be a positive number`);
+    }
+    if (e.lowPriorityPricePerHour !== undefined && !positive(e.lowPriorityPricePerHour)) {
+      throw new ConfigError(`${name}[${i}].lowPriorityPricePerHour must be a positive number`);
+    }
+    return e as VmSize;
+  });
+}
+
+export function loadAzureBatchConfig(env: Env): AzureBatchConfig {
+  const read = new EnvReader(env);
+  const url = read.optionalUrl("AZURE_BATCH_ACCOUNT_URL");
+  if (url === undefined) throw new ConfigError("AZURE_BATCH_ACCOUNT_URL is required for TES_BACKEND=azure-batch");
+  const accountName = read.string("AZURE_BATCH_ACCOUNT_NAME", url.hostname.split(".")[0] ?? "");
+  if (!/^[a-z0-9]{3,24}$/.test(accountName) && url.hostname.includes("batch.azure")) {
+    throw new ConfigError("AZURE_BATCH_ACCOUNT_NAME must be 3 to 24 lower-case letters and digits");
+  }
+  const key = read.optionalString("AZURE_BATCH_ACCOUNT_KEY");
+  if (key !== undefined && !/^[A-Za-z0-9+/]+={0,2}$/.test(key)) throw new ConfigError("AZURE_BATCH_ACCOUNT_KEY must be base64");
+  const image = read.string("AZURE_BATCH_IMAGE", "microsoft-dsvm:ubuntu-hpc:2204:latest").split(":");
+  if (image.length !== 4 || image.some((part) => part === "")) {
+    throw new ConfigError("AZURE_BATCH_IMAGE must be publisher:offer:sku:version");
+  }
+  const interval = read.string("AZURE_BATCH_AUTOSCALE_INTERVAL", "PT5M");
+  if (!/^PT(\d+H)?(\d+M)?(\d+S)?$/.test(interval) || interval === "PT") {
+    throw new ConfigError("AZURE_BATCH_AUTOSCALE_INTERVAL must be an ISO-8601 duration such as PT5M");
+  }
+  const vmSizesRaw = read.optionalString("AZURE_BATCH_VM_SIZES");
+  const prefix = read.string("AZURE_BATCH_POOL_PREFIX", "tes");
+  if (!/^[A-Za-z0-9_-]{1,16}$/.test(prefix)) throw new ConfigError("AZURE_BATCH_POOL_PREFIX must be 1 to 16 letters, digits, - or _");
+  return {
+    accountUrl: url.toString().replace(/\/$/, ""),
+    accountName,
+    accountKey: key,
+    poolPrefix: prefix,
+    vmSizes: vmSizesRaw === undefined ? DEFAULT_VM_SIZES : parseVmSizes("AZURE_BATCH_VM_SIZES", vmSizesRaw),
+    image: { publisher: image[0] as string, offer: image[1] as string, sku: image[2] as string, version: image[3] as string },
+    nodeAgentSkuId: read.string("AZURE_BATCH_NODE_AGENT_SKU", "batch.node.ubuntu 22.04"),
+    maxNodesPerPool: read.integer("AZURE_BATCH_MAX_NODES_PER_POOL", 10, { min: 1, max: 1000 }),
+    autoScaleEvaluationInterval: interval,
+    autoScaleWindowSeconds: read.integer("AZURE_BATCH_AUTOSCALE_WINDOW_SECONDS", 180, { min: 1, max: 86_400 }),
+    poolIdleMs: read.integer("AZURE_BATCH_POOL_IDLE_MS", 30 * 60_000, { min: 0 }),
+    runnerCommand: read.string("AZURE_BATCH_RUNNER", "$AZ_BATCH_NODE_SHARED_DIR/tes-runner"),
+    containerRuntime: read.oneOf("AZURE_BATCH_CONTAINER_RUNTIME", ["docker", "podman", "bwrap"] as const, "docker"),
+    startTaskCommandLine: read.optionalString("AZURE_BATCH_START_TASK"),
+    maxConcurrentCalls: read.integer("AZURE_BATCH_MAX_CONCURRENT_CALLS", 8, { min: 1, max: 256 }),
+    maxRetries: read.integer("AZURE_BATCH_MAX_RETRIES", 6, { min: 0, max: 100 }),
+    maxRetryDelayMs: read.integer("AZURE_BATCH_MAX_RETRY_DELAY_MS", 60_000, { min: 0 }),
+  };
+}

@@ -1,0 +1,369 @@
+import type { BatchServiceClient, BatchServiceModels } from "@azure/batch";
+import type { AzureBatchConfig } from "../../../src/config/azure-batch.js";
+import { parseResultDocument } from "../../runner/result-document.js";
+import type { Attempt, AttemptResult, AttemptStatus, BackendCapabilities, CallOptions, ComputeBackend, SubmitOutcome } from "../compute-backend.js";
+import { BatchCallGate, codeOf, statusOf } from "./batch-call-gate.js";
+import { jobAddParameter, poolAddParameter, poolPlan, RESULT_FILE, taskAddParameter, type PoolPlan } from "./batch-specs.js";
+import { chooseVmSize } from "./vm-size-catalog.js";
+
+/**
+ * The Azure Batch compute backend: attempts become Batch tasks in shared, autoscaling pools (one
+ * job per pool), submitted through AddCollection (≤ 100 per call) and followed with one `$select`-ed
+ * Task List per job per poll, never one call per task (shared/DESIGN.md "Azure Batch mapping").
+ * A handle is "<jobId>/<taskId>".
+ */
+export const BACKEND_PARAMETERS = ["vm_size"] as const;
+/** §3: AddCollection takes ≤ 100 tasks and < 1 MB. */
+const MAX_TASKS_PER_COLLECTION = 100;
+const MAX_COLLECTION_BYTES = 900 * 1024;
+const TASK_SELECT = "id,state,previousState,executionInfo,nodeInfo";
+
+interface Handle {
+  jobId: string;
+  taskId: string;
+}
+
+function parseHandle(handle: string): Handle | undefined {
+  const slash = handle.indexOf("/");
+  if (slash <= 0 || slash === handle.length - 1) return undefined;
+  return { jobId: handle.slice(0, slash), taskId: handle.slice(slash + 1) };
+}
+
+const lower = (value: string | undefined) => (value ?? "").toLowerCase();
+
+export class AzureBatchBackend implements ComputeBackend {
+  readonly capabilities: BackendCapabilities = {
+    name: "azure-batch",
+    backendParameters: [...BACKEND_PARAMETERS],
+    storage: ["https://*.blob.core.windows.net/", "http://", "https://"],
+  };
+  private readonly gate: BatchCallGate;
+  /** Pools (and their jobs) this process has seen exist. */
+  private readonly readyPools = new Set<string>();
+  /** Results read back, kept until release. */
+  private readonly results = new Map<string, AttemptResult>();
+  /** Handles this process cancelled: their end is "canceled" whatever the node managed to write. */
+  private readonly cancelled = new Set<string>();
+  /** Preempted handles already terminated, so Batch does not rerun them beside the new attempt. */
+  private readonly preemptionHandled = new Set<string>();
+
+  constructor(
+    private readonly client: BatchServiceClient,
+    private readonly config: AzureBatchConfig,
+  ) {
+    this.gate = new BatchCallGate({ maxConcurrent: config.maxConcurrentCalls, maxRetries: config.maxRetries, maxRetryDelayMs: config.maxRetryDelayMs });
+  }
+
+  /** Calls retried by status, for logs and the benchmark. */
+  get retries(): ReadonlyMap<string, number> {
+    return this.gate.retries;
+  }
+
+  // ---------------------------------------------------------------- submit
+
+  async submit(attempts: readonly Attempt[], _options?: CallOptions): Promise<SubmitOutcome[]> {
+    const outcomes: (SubmitOutcome | undefined)[] = attempts.map(() => undefined);
+    const byPool = new Map<string, { plan: PoolPlan; items: { index: number; attempt: Attempt }[] }>();
+    attempts.forEach((attempt, index) => {
+      const resources = attempt.task.resources;
+      const params = resources?.backendParameters ?? {};
+      const requested = Object.entries(params).find(([key]) => key.toLowerCase() === "vm_size")?.[1];
+      const lowPriority = resources?.preemptible === true;
+      const choice = chooseVmSize(
+        this.config.vmSizes,
+        { cpuCores: resources?.cpuCores || 1, ramGb: resources?.ramGb || 0, diskGb: resources?.diskGb || 0, lowPriority },
+        requested,
+      );
+      if (!choice.ok) {
+        outcomes[index] = { kind: "rejected", reason: choice.reason };
+        return;
+      }
+      const plan = poolPlan(this.config, choice.size, lowPriority);
+      const group = byPool.get(plan.id) ?? { plan, items: [] };
+      group.items.push({ index, attempt });
+      byPool.set(plan.id, group);
+    });
+    await Promise.all(
+      [...byPool.values()].map(async ({ plan, items }) => {
+        const blocked = await this.ensurePool(plan);
+        if (blocked !== undefined) {
+          for (const { index } of items) outcomes[index] = { kind: "blocked", reason: blocked };
+          return;
+        }
+        await this.addTasks(plan, items, outcomes);
+      }),
+    );
+    return outcomes.map((outcome) => outcome ?? { kind: "blocked", reason: "the submission did not complete; it will be tried again" });
+  }
+
+  /** Creates the pool and its job when missing; answers a reason when quota blocks them. */
+  private async ensurePool(plan: PoolPlan): Promise<string | undefined> {
+    if (this.readyPools.has(plan.id)) return undefined;
+    try {
+      await this.gate.call(() => this.client.pool.add(poolAddParameter(this.config, plan)));
+    } catch (err) {
+      if (codeOf(err) === "PoolQuotaReached") return `the Batch account's pool quota is reached; a ${plan.vmSize.name} pool cannot be created yet`;
+      if (codeOf(err) !== "PoolExists") throw err;
+    }
+    try {
+      await this.gate.call(() => this.client.job.add(jobAddParameter(plan)));
+    } catch (err) {
+      if (codeOf(err) === "ActiveJobAndScheduleQuotaReached") return "the Batch account's active job quota is reached; the task waits for a free job slot";
+      if (codeOf(err) !== "JobExists") throw err;
+    }
+    this.readyPools.add(plan.id);
+    return undefined;
+  }
+
+  private async addTasks(plan: PoolPlan, items: { index: number; attempt: Attempt }[], outcomes: (SubmitOutcome | undefined)[]): Promise<void> {
+    // Same attempt twice in one call: the later one waits for the first's answer.
+    const seen = new Map<string, number>();
+    const unique: { index: number; attempt: Attempt; body: BatchServiceModels.TaskAddParameter; bytes: number }[] = [];
+    const duplicates: { index: number; of: number }[] = [];
+    for (const item of items) {
+      const first = seen.get(item.attempt.attemptId);
+      if (first !== undefined) {
+        duplicates.push({ index: item.index, of: first });
+        continue;
+      }
+      seen.set(item.attempt.attemptId, item.index);
+      const body = taskAddParameter(this.config, item.attempt);
+      unique.push({ ...item, body, bytes: Buffer.byteLength(JSON.stringify(body)) });
+    }
+    const chunks: (typeof unique)[] = [];
+    let current: typeof unique = [];
+    let bytes = 0;
+    for (const item of unique) {
+      if (current.length === MAX_TASKS_PER_COLLECTION || (current.length > 0 && bytes + item.bytes > MAX_COLLECTION_BYTES)) {
+        chunks.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(item);
+      bytes += item.bytes;
+    }
+    if (current.length > 0) chunks.push(current);
+    await Promise.all(chunks.map((chunk) => this.addChunk(plan, chunk, outcomes)));
+    for (const { index, of } of duplicates) outcomes[index] = outcomes[of];
+  }
+
+  private async addChunk(
+    plan: PoolPlan,
+    chunk: { index: number; attempt: Attempt; body: BatchServiceModels.TaskAddParameter }[],
+    outcomes: (SubmitOutcome | undefined)[],
+  ): Promise<void> {
+    let pending = chunk;
+    for (let round = 0; pending.length > 0 && round <= this.config.maxRetries; round += 1) {
+      let answer: BatchServiceModels.TaskAddCollectionResult;
+      try {
+        answer = await this.gate.call(() => this.client.task.addCollection(plan.id, pending.map((item) => item.body)));
+      } catch (err) {
+        if (codeOf(err) === "JobNotFound") {
+          // The job went away (deleted as idle): make it again, then resend the same ids.
+          this.readyPools.delete(plan.id);
+          const blocked = await this.ensurePool(plan);
+          if (blocked !== undefined) {
+            for (const { index } of pending) outcomes[index] = { kind: "blocked", reason: blocked };
+            return;
+          }
+          continue;
+        }
+        throw err;
+      }
+      const byId = new Map((answer.value ?? []).map((result) => [lower(result.taskId), result]));
+      const retry: typeof pending = [];
+      for (const item of pending) {
+        const result = byId.get(lower(item.body.id));
+        const handle = `${plan.id}/${item.body.id}`;
+        // Status casing differs between the 10.2.0 typings and the wire (§2 "Enum casing").
+        if (result === undefined || lower(result.status) === "servererror") {
+          retry.push(item);
+        } else if (lower(result.status) === "success" || result.error?.code === "TaskExists") {
+          // §3: a resend after a lost answer reports TaskExists for tasks already added.
+          outcomes[item.index] = { kind: "submitted", handle };
+        } else {
+          const message = result.error?.message?.value?.split("\n")[0] ?? "refused";
+          outcomes[item.index] = { kind: "rejected", reason: `Azure Batch refused the task: ${result.error?.code ?? "clientError"}: ${message}` };
+        }
+      }
+      pending = retry;
+    }
+  }
+
+  // ---------------------------------------------------------------- poll
+
+  async poll(handles: readonly string[], _options?: CallOptions): Promise<AttemptStatus[]> {
+    const statuses: (AttemptStatus | undefined)[] = handles.map(() => undefined);
+    const byJob = new Map<string, { index: number; handle: string; taskId: string }[]>();
+    handles.forEach((handle, index) => {
+      const cached = this.results.get(handle);
+      if (cached !== undefined) {
+        statuses[index] = { phase: "ended", result: cached };
+        return;
+      }
+      const parsed = parseHandle(handle);
+      if (parsed === undefined) {
+        statuses[index] = { phase: "unknown", reason: `"${handle}" is not an Azure Batch handle` };
+        return;
+      }
+      const list = byJob.get(parsed.jobId) ?? [];
+      list.push({ index, handle, taskId: parsed.taskId });
+      byJob.set(parsed.jobId, list);
+    });
+    await Promise.all(
+      [...byJob.entries()].map(async ([jobId, wanted]) => {
+        const tasks = await this.listTasks(jobId);
+        if (tasks === undefined) {
+          for (const w of wanted) statuses[w.index] = { phase: "unknown", reason: `the Batch job ${jobId} no longer exists` };
+          return;
+        }
+        let poolReason: Promise<string | undefined> | undefined;
+        await Promise.all(
+          wanted.map(async (w) => {
+            const task = tasks.get(lower(w.taskId));
+            if (task === undefined) {
+              statuses[w.index] = { phase: "unknown", reason: `the Batch task ${w.taskId} no longer exists` };
+              return;
+            }
+            if (lower(task.state) === "active" && !this.cancelled.has(w.handle)) {
+              poolReason ??= this.poolBlockReason(jobId);
+            }
+            statuses[w.index] = await this.statusOf(jobId, w.handle, task, poolReason);
+          }),
+        );
+      }),
+    );
+    return statuses.map((status) => status ?? { phase: "unknown", reason: "not polled" });
+  }
+
+  /** One Task List per job (paged), `$select`-ed to what the states need. */
+  private async listTasks(jobId: string): Promise<Map<string, BatchServiceModels.CloudTask> | undefined> {
+    const tasks = new Map<string, BatchServiceModels.CloudTask>();
+    try {
+      let page = await this.gate.call(() => this.client.task.list(jobId, { taskListOptions: { select: TASK_SELECT } }));
+      for (;;) {
+        for (const task of page) tasks.set(lower(task.id), task);
+        const next = page.odatanextLink;
+        if (next === undefined) break;
+        page = await this.gate.call(() => this.client.task.listNext(next));
+      }
+    } catch (err) {
+      if (codeOf(err) === "JobNotFound" || statusOf(err) === 404) return undefined;
+      throw err;
+    }
+    return tasks;
+  }
+
+  /** Why an active task is not running: the pool's resize errors (quota, capacity), if any. */
+  private async poolBlockReason(poolId: string): Promise<string | undefined> {
+    try {
+      const pool = await this.gate.call(() => this.client.pool.get(poolId, { poolGetOptions: { select: "id,allocationState,resizeErrors" } }));
+      const errors = pool.resizeErrors ?? [];
+      if (errors.length === 0) return undefined;
+      return `Azure Batch cannot add nodes to pool ${poolId}: ${errors.map((e) => `${e.code}: ${e.message}`).join("; ")}`;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async statusOf(jobId: string, handle: string, task: BatchServiceModels.CloudTask, poolReason: Promise<string | undefined> | undefined): Promise<AttemptStatus> {
+    const state = lower(task.state);
+    const execution = task.executionInfo;
+    if (state === "active") {
+      // We never ask Batch to retry, so a task back in active after it started was requeued by
+      // Batch (§4: a preempted node, or a pool shrink): the worker makes a new attempt.
+      if (execution?.startTime !== undefined && lower(task.previousState) === "running" && !this.cancelled.has(handle)) {
+        await this.stopRequeued(handle, jobId, task.id ?? "");
+        return { phase: "preempted", reason: "the Batch node running it was preempted or removed, and Batch requeued the task" };
+      }
+      const reason = poolReason === undefined ? undefined : await poolReason;
+      return reason === undefined ? { phase: "queued" } : { phase: "queued", reason };
+    }
+    if (state === "preparing") return { phase: "initializing" };
+    if (state === "running") return { phase: "running" };
+    const result = await this.readResult(jobId, handle, task);
+    this.results.set(handle, result);
+    return { phase: "ended", result };
+  }
+
+  private async stopRequeued(handle: string, jobId: string, taskId: string): Promise<void> {
+    if (this.preemptionHandled.has(handle)) return;
+    this.preemptionHandled.add(handle);
+    await this.gate.call(() => this.client.task.terminate(jobId, taskId)).catch(() => undefined);
+  }
+
+  /** The runner's result document, or what Batch says when the runner could not write one. */
+  private async readResult(jobId: string, handle: string, task: BatchServiceModels.CloudTask): Promise<AttemptResult> {
+    const execution = task.executionInfo;
+    const failure = execution?.failureInfo;
+    const times = {
+      ...(execution?.startTime === undefined ? {} : { startTime: new Date(execution.startTime).toISOString() }),
+      ...(execution?.endTime === undefined ? {} : { endTime: new Date(execution.endTime).toISOString() }),
+    };
+    if (this.cancelled.has(handle) || failure?.code === "TaskEnded") {
+      if (this.cancelled.has(handle) || lower(failure?.category) === "usererror") {
+        return { outcome: "canceled", ...times, executors: [], outputs: [], systemLogs: ["the attempt was cancelled"] };
+      }
+    }
+    let text: string | undefined;
+    try {
+      const file = await this.gate.call(() => this.client.file.getFromTask(jobId, task.id ?? "", RESULT_FILE));
+      const chunks: Buffer[] = [];
+      for await (const chunk of file.readableStreamBody ?? []) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+      text = Buffer.concat(chunks).toString("utf8");
+    } catch (err) {
+      if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
+    }
+    if (text !== undefined) {
+      try {
+        return parseResultDocument(text);
+      } catch (err) {
+        return { outcome: "system_error", ...times, executors: [], outputs: [], systemLogs: [`the node's result document is unreadable: ${(err as Error).message}`] };
+      }
+    }
+    const why =
+      failure !== undefined
+        ? `Azure Batch ended the task: ${failure.code ?? "unknown"}: ${failure.message ?? ""}`.trim()
+        : `the node-side runner exited with code ${execution?.exitCode ?? "unknown"} without writing a result`;
+    return { outcome: "system_error", ...times, executors: [], outputs: [], systemLogs: [why] };
+  }
+
+  // ---------------------------------------------------------------- cancel, release
+
+  async cancel(handles: readonly string[], _options?: CallOptions): Promise<void> {
+    await Promise.all(
+      handles.map(async (handle) => {
+        const parsed = parseHandle(handle);
+        if (parsed === undefined || this.results.has(handle)) return;
+        this.cancelled.add(handle);
+        try {
+          await this.gate.call(() => this.client.task.terminate(parsed.jobId, parsed.taskId));
+        } catch (err) {
+          // Already completed (409) or gone (404): nothing left to stop.
+          if (statusOf(err) !== 409 && statusOf(err) !== 404) throw err;
+        }
+      }),
+    );
+  }
+
+  async release(handles: readonly string[], _options?: CallOptions): Promise<void> {
+    await Promise.all(
+      handles.map(async (handle) => {
+        const parsed = parseHandle(handle);
+        if (parsed === undefined) return;
+        try {
+          await this.gate.call(() => this.client.task.deleteMethod(parsed.jobId, parsed.taskId));
+        } catch (err) {
+          if (statusOf(err) !== 404) throw err;
+        }
+        this.results.delete(handle);
+        this.cancelled.delete(handle);
+        this.preemptionHandled.delete(handle);
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.readyPools.clear();
+  }
+}

@@ -1,0 +1,106 @@
+import { createHash } from "node:crypto";
+import { toJsonString } from "@bufbuild/protobuf";
+import type { BatchServiceModels } from "@azure/batch";
+import { TaskSchema } from "../../../src/gen/ga4gh/tes/v1/tes_pb.js";
+import type { AzureBatchConfig, VmSize } from "../../../src/config/azure-batch.js";
+import type { Attempt } from "../compute-backend.js";
+
+/**
+ * What the backend asks Batch for (shared/DESIGN.md "Azure Batch mapping"): pools shared by every
+ * task with the same VM size and priority, keyed by a hash of all that shapes a node; one job per
+ * pool with the pool's id; one Batch task per attempt, whose command line runs the node-side runner.
+ */
+export interface PoolPlan {
+  /** Pool id = job id. */
+  id: string;
+  vmSize: VmSize;
+  lowPriority: boolean;
+}
+
+export function poolPlan(config: AzureBatchConfig, vmSize: VmSize, lowPriority: boolean): PoolPlan {
+  // Everything that shapes a node goes into the key, so a changed image or runner never reuses old pools.
+  const shape = JSON.stringify([config.poolPrefix, vmSize.name, lowPriority, config.image, config.nodeAgentSkuId, config.runnerCommand, config.containerRuntime, config.startTaskCommandLine ?? ""]);
+  const hash = createHash("sha256").update(shape).digest("hex").slice(0, 12);
+  const size = vmSize.name.toLowerCase().replace(/^standard_/, "").replace(/[^a-z0-9]/g, "");
+  return { id: `${config.poolPrefix}-${size}-${lowPriority ? "lp" : "dd"}-${hash}`, vmSize, lowPriority };
+}
+
+/**
+ * Scales on pending tasks (active + running), down to zero when idle, one task per node: the largest
+ * pending count over the window, or one node while the pool is too new to have samples (shared/notes/
+ * AZURE-BATCH.md §5 "Scale-to-zero formula"). taskcompletion lets running tasks finish on shrink.
+ */
+export function autoScaleFormula(config: AzureBatchConfig, plan: PoolPlan): string {
+  const window = `TimeInterval_Second * ${config.autoScaleWindowSeconds}`;
+  const target = plan.lowPriority ? "$TargetLowPriorityNodes" : "$TargetDedicatedNodes";
+  const other = plan.lowPriority ? "$TargetDedicatedNodes" : "$TargetLowPriorityNodes";
+  return [
+    `span = ${window};`,
+    `pending = $PendingTasks.GetSamplePercent(span) < 1 ? 1 : max($PendingTasks.GetSample(span));`,
+    `${target} = min(${config.maxNodesPerPool}, pending);`,
+    `${other} = 0;`,
+    `$NodeDeallocationOption = taskcompletion;`,
+  ].join("\n");
+}
+
+export function poolAddParameter(config: AzureBatchConfig, plan: PoolPlan): BatchServiceModels.PoolAddParameter {
+  const pool: BatchServiceModels.PoolAddParameter = {
+    id: plan.id,
+    displayName: `TES ${plan.vmSize.name} ${plan.lowPriority ? "low-priority" : "dedicated"}`,
+    vmSize: plan.vmSize.name,
+    virtualMachineConfiguration: { imageReference: config.image, nodeAgentSKUId: config.nodeAgentSkuId },
+    enableAutoScale: true,
+    autoScaleFormula: autoScaleFormula(config, plan),
+    autoScaleEvaluationInterval: config.autoScaleEvaluationInterval,
+    taskSlotsPerNode: 1,
+    metadata: [{ name: "tes-pool", value: "1" }],
+  };
+  if (config.startTaskCommandLine !== undefined) {
+    pool.startTask = {
+      commandLine: config.startTaskCommandLine,
+      waitForSuccess: true,
+      maxTaskRetryCount: 1,
+      userIdentity: { autoUser: { scope: "pool", elevationLevel: "admin" } },
+    };
+  }
+  return pool;
+}
+
+export function jobAddParameter(plan: PoolPlan): BatchServiceModels.JobAddParameter {
+  // §7: one job per pool with the pool's id; nothing automatic happens when tasks end or fail.
+  return { id: plan.id, poolInfo: { poolId: plan.id }, onAllTasksComplete: "noaction", onTaskFailure: "noaction" };
+}
+
+/** Batch task ids: ≤ 64 of [A-Za-z0-9_-] (§3 "Task body"); other attempt ids are hashed. */
+export function batchTaskId(attemptId: string): string {
+  if (/^[A-Za-z0-9_-]{1,64}$/.test(attemptId)) return attemptId;
+  return `h-${createHash("sha256").update(attemptId).digest("hex").slice(0, 40)}`;
+}
+
+/** The name of the environment setting that carries the TES task document to the node. */
+export const TASK_DOCUMENT_ENV = "TES_TASK_DOCUMENT";
+/** Where the runner writes its result document, relative to the task directory (files API path). */
+export const RESULT_FILE = "wd/result.json";
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'"'"'`)}'`;
+}
+
+export function taskAddParameter(config: AzureBatchConfig, attempt: Attempt): BatchServiceModels.TaskAddParameter {
+  // Batch runs the command line without a shell (§3), so the script runs under /bin/sh -c; the
+  // runner command itself may use $AZ_BATCH_* variables.
+  const wd = '"$AZ_BATCH_TASK_WORKING_DIR"';
+  const script = [
+    `printf '%s' "$${TASK_DOCUMENT_ENV}" > ${wd}/task.json`,
+    `exec ${config.runnerCommand} run --task ${wd}/task.json --workdir ${wd}/attempt --result ${wd}/result.json --attempt-id ${shellQuote(attempt.attemptId)} --runtime ${config.containerRuntime}`,
+  ].join(" && ");
+  return {
+    id: batchTaskId(attempt.attemptId),
+    displayName: `TES task ${attempt.taskId} attempt ${attempt.attempt}`.slice(0, 1024),
+    commandLine: `/bin/sh -c ${shellQuote(script)}`,
+    environmentSettings: [{ name: TASK_DOCUMENT_ENV, value: toJsonString(TaskSchema, attempt.task) }],
+    // Retries are the worker's (a new attempt each); Batch keeps the files until we delete the task.
+    constraints: { maxTaskRetryCount: 0, retentionTime: "P7D" },
+    userIdentity: { autoUser: { scope: "pool", elevationLevel: "admin" } },
+  };
+}
