@@ -1,21 +1,20 @@
 import { once } from "node:events";
-import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
-import fs from "node:fs/promises";
+import type { WriteStream } from "node:fs";
 import { constants as osConstants } from "node:os";
-import path from "node:path";
 import type { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { ExecutorResult } from "../backends/compute-backend.js";
 import { OutputTail } from "./output-tail.js";
+import { openTaskFileForReading, openTaskFileForWriting, UnsafeTaskPathError } from "./root-files.js";
 import type { ContainerRuntime, ContainerSpec, StartedContainer } from "./runtimes/container-runtime.js";
 
 export interface ExecutorIo {
-  /** Host paths of the executor's stdin, stdout and stderr files, when it names them. */
-  stdinHostPath?: string;
-  /** The container path of stdin, for the message when it is missing. */
-  stdinPath?: string;
-  stdoutHostPath?: string;
-  stderrHostPath?: string;
+  /** The host directory standing for the container root. */
+  root: string;
+  /** Container paths of the executor's stdin, stdout and stderr files, when it names them. */
+  stdin?: string;
+  stdout?: string;
+  stderr?: string;
   tailBytes: number;
 }
 
@@ -53,24 +52,28 @@ export async function runExecutor(
   }
 
   let stdin: Readable | undefined;
-  if (io.stdinHostPath !== undefined) {
-    try {
-      await fs.access(io.stdinHostPath);
-    } catch {
-      return failToStart(`stdin file ${io.stdinPath ?? ""} does not exist in the task's files\n`);
-    }
-    stdin = createReadStream(io.stdinHostPath);
-  }
   const sinks: WriteStream[] = [];
-  const openSink = async (hostPath: string | undefined) => {
-    if (hostPath === undefined) return undefined;
-    await fs.mkdir(path.dirname(hostPath), { recursive: true });
-    const sink = createWriteStream(hostPath);
-    sinks.push(sink);
-    return sink;
-  };
-  const stdoutFile = await openSink(io.stdoutHostPath);
-  const stderrFile = await openSink(io.stderrHostPath);
+  let stdoutFile: WriteStream | undefined;
+  let stderrFile: WriteStream | undefined;
+  try {
+    if (io.stdin !== undefined) {
+      stdin = (await openTaskFileForReading(io.root, io.stdin).catch((error: NodeJS.ErrnoException) => {
+        throw error.code === "ENOENT" ? new UnsafeTaskPathError(`${io.stdin} does not exist in the task's files`) : error;
+      })).createReadStream();
+    }
+    const openSink = async (containerPath: string | undefined) => {
+      if (containerPath === undefined) return undefined;
+      const sink = (await openTaskFileForWriting(io.root, containerPath)).createWriteStream();
+      sinks.push(sink);
+      return sink;
+    };
+    stdoutFile = await openSink(io.stdout);
+    stderrFile = await openSink(io.stderr);
+  } catch (error) {
+    stdin?.destroy();
+    for (const sink of sinks) sink.destroy();
+    return failToStart(`the executor's stdin, stdout or stderr file cannot be opened: ${(error as Error).message}\n`);
+  }
 
   let started: StartedContainer;
   try {

@@ -127,6 +127,27 @@ describe("the runner, with the bwrap runtime", () => {
     assert.equal(result.executors[0]?.stdout, `${secret}\n`);
   });
 
+  test("stdin and stdout never follow a symlink an executor planted to a host file", async () => {
+    const sentinel = path.join(scratch, "host-sentinel.txt");
+    await writeFile(sentinel, "host secret\n");
+    const { result } = await run({
+      volumes: ["/logs"],
+      executors: [
+        sh(`ln -s ${sentinel} /logs/out.txt && ln -s ${sentinel} /logs/in.txt`),
+        { ...sh("echo overwritten"), stdout: "/logs/out.txt" },
+      ],
+    });
+    assert.equal(result.outcome, "executor_error");
+    assert.match(result.executors[1]?.stderr ?? "", /symlink/);
+    const reading = await run({
+      volumes: ["/logs"],
+      executors: [sh(`ln -s ${sentinel} /logs/in.txt`), { ...sh("cat"), stdin: "/logs/in.txt" }],
+    });
+    assert.equal(reading.result.outcome, "executor_error");
+    assert.doesNotMatch(reading.result.executors[1]?.stdout ?? "", /host secret/);
+    assert.equal(await readFile(sentinel, "utf8"), "host secret\n");
+  });
+
   test("stdin is fed from its file", async () => {
     const { result } = await run({
       inputs: [{ path: "/in/words.txt", content: "b\na\nc\n" }],

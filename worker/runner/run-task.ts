@@ -5,7 +5,7 @@ import type { AttemptResult, ExecutorResult } from "../backends/compute-backend.
 import { runExecutor } from "./executor-process.js";
 import { RuntimeUnavailableError, type ContainerRuntime } from "./runtimes/container-runtime.js";
 import { downloadInputs, uploadOutputs, type TaskTransferOptions } from "./task-transfers.js";
-import { hostPathOf, planMounts, type Mount } from "./task-mounts.js";
+import { planMounts, type Mount } from "./task-mounts.js";
 
 export type RunnerProgress =
   | { phase: "initializing" }
@@ -106,9 +106,10 @@ export async function runTask(task: Task, options: RunTaskOptions): Promise<Atte
         ramBytes: resources !== undefined && resources.ramGb > 0 ? Math.ceil(resources.ramGb * 2 ** 30) : undefined,
       },
       {
-        ...(executor.stdin === "" ? {} : { stdinHostPath: hostPathOf(root, executor.stdin), stdinPath: executor.stdin }),
-        ...(executor.stdout === "" ? {} : { stdoutHostPath: hostPathOf(root, executor.stdout) }),
-        ...(executor.stderr === "" ? {} : { stderrHostPath: hostPathOf(root, executor.stderr) }),
+        root,
+        ...(executor.stdin === "" ? {} : { stdin: executor.stdin }),
+        ...(executor.stdout === "" ? {} : { stdout: executor.stdout }),
+        ...(executor.stderr === "" ? {} : { stderr: executor.stderr }),
         tailBytes: options.tailBytes,
       },
       signal,
