@@ -61,7 +61,9 @@ export interface OidcConfig {
 /** JWS algorithms that use a public key; the only ones a resource server can verify safely. */
 export const PUBLIC_KEY_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
 
-/** GetServiceInfo is public by default: TES clients call it to discover the server before signing in. */
+/**
+ * TES_AUTH_PUBLIC_METHODS: procedures (package.Service/Method) callable without a token, or `none`.
+ * GetServiceInfo is public by default: TES clients call it to discover the server before signing in. */
 export const DEFAULT_PUBLIC_PROCEDURES = ["ga4gh.tes.v1.TaskService/GetServiceInfo"];
 
 const TENANT_PLACEHOLDER = "{tenantid}";
@@ -116,7 +118,8 @@ export function loadAuthConfig(env: Env): AuthConfig {
   }
   if (algorithms.length === 0) throw new ConfigError("OIDC_ALGORITHMS must name at least one algorithm");
 
-  const publicProcedures = read.list("TES_AUTH_PUBLIC_METHODS", DEFAULT_PUBLIC_PROCEDURES);
+  const publicSetting = read.list("TES_AUTH_PUBLIC_METHODS", DEFAULT_PUBLIC_PROCEDURES);
+  const publicProcedures = publicSetting.length === 1 && publicSetting[0] === "none" ? [] : publicSetting;
   for (const procedure of publicProcedures) {
     if (!/^[A-Za-z_][\w.]*\/[A-Za-z_]\w*$/.test(procedure)) {
       throw new ConfigError(`TES_AUTH_PUBLIC_METHODS must list procedures as package.Service/Method, got "${procedure}"`);

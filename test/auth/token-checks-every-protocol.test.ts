@@ -141,3 +141,36 @@ describe("bearer tokens are checked on every protocol (Entra-style multi-tenant 
     assert.equal(viaOtherHeader.status, 401);
   });
 });
+
+describe("a required user role, and no public procedures", () => {
+  it("refuses a valid token without TES_USER_ROLE with permission_denied, and asks for a token on GetServiceInfo", async () => {
+    const single = await OidcTestIssuer.start();
+    const auth = createAuthentication(
+      loadAuthConfig({
+        TES_AUTH_MODE: "oidc",
+        OIDC_ISSUER: single.issuer,
+        OIDC_AUDIENCE: "api://tes",
+        TES_ISOLATION: "per-user",
+        TES_USER_ROLE: "TES.User",
+        TES_ADMIN_ROLE: "TES.Admin",
+        TES_AUTH_PUBLIC_METHODS: "none",
+      }),
+    );
+    await auth.load();
+    const server = await startTestServer({ interceptors: [...auth.interceptors] });
+    const callers = protocolCallers(server.baseUrl, server.port);
+    try {
+      for (const caller of callers) {
+        assertRefused(await caller.getServiceInfo(undefined), Code.Unauthenticated, 'Bearer realm="tes"', `${caller.name}: service-info`);
+        const noRole = await single.token({ claims: { roles: ["TES.Reader"] } });
+        assertRefused(await caller.listTasks({}, noRole), Code.PermissionDenied, 'Bearer realm="tes", error="insufficient_scope"', `${caller.name}: no role`);
+        assert.equal((await caller.listTasks({}, await single.token({ claims: { roles: ["TES.User"] } }))).ok, true, `${caller.name}: user role`);
+        assert.equal((await caller.listTasks({}, await single.token({ claims: { roles: ["TES.Admin"] } }))).ok, true, `${caller.name}: admin role`);
+      }
+    } finally {
+      for (const caller of callers) caller.close();
+      await server.close();
+      await single.close();
+    }
+  });
+});
