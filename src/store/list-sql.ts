@@ -7,7 +7,8 @@ import { namePrefixRange } from "./name-prefix-range.js";
  * - scope: owner = ?, inside the WHERE, never a filter on results;
  * - the keyset cursor: id < ?, with ORDER BY id DESC, so a deep page costs what the first costs;
  * - name_prefix: a range on name (see name-prefix-range.ts), never LIKE;
- * - each tag filter: EXISTS on task_tags, served by its (task_id, key) key or the (key, value, task_id) index.
+ * - each tag filter: EXISTS on task_tags, served by its (task_id, key) key or the (key, value, task_id) index,
+ *   bounded by the cursor too.
  * It asks for one row more than the page size, to know whether a next page exists.
  */
 export interface ListSql {
@@ -40,7 +41,10 @@ export function buildListSql(
     // Placeholders are taken in the order they appear in the text: "?" in SQLite is positional.
     const keyCondition = `g.key = ${param(key)}`;
     const valueCondition = value === "" ? "" : ` AND g.value = ${param(value)}`;
-    where.push(`EXISTS (SELECT 1 FROM task_tags g WHERE g.task_id = t.id AND ${keyCondition}${valueCondition})`);
+    // Redundant with g.task_id = t.id, but it lets PostgreSQL start its merge join on the
+    // (key, value, task_id) index at the cursor instead of reading every earlier match again.
+    const cursorCondition = afterId === undefined ? "" : ` AND g.task_id < ${param(afterId)}`;
+    where.push(`EXISTS (SELECT 1 FROM task_tags g WHERE g.task_id = t.id AND ${keyCondition}${valueCondition}${cursorCondition})`);
   }
   const columns = withDocument ? "t.id, t.state, t.document" : "t.id, t.state";
   const filter = where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "";
