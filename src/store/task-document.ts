@@ -2,10 +2,12 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { TaskSchema, View, type State, type Task } from "../gen/ga4gh/tes/v1/tes_pb.js";
 
 /**
- * How a task is kept in a store row: protobuf binary. Measured on this machine with a 3 kB task
- * (two inputs, one executor, one log with 2.5 kB of output tails): binary is 3044 bytes and decodes
- * in 16 µs, encodes in 40 µs; proto3 JSON is 3396 bytes, decodes in 46 µs, encodes in 14 µs.
- * Reads (GetTask polling, list pages of up to 2047 tasks) far outnumber writes, so binary wins.
+ * How a task is kept in a store row: protobuf binary. Measured on this machine (@bufbuild/protobuf
+ * 2.13), a 3 kB task (two inputs, one executor, one log with 2.5 kB of output tails): binary is 3044
+ * bytes, decodes in 16 µs, encodes in 40 µs; proto3 JSON is 3396 bytes, decodes in 46 µs, encodes
+ * in 14 µs. A 370-byte task: binary decodes in 13-20 µs and encodes in about 58 µs; JSON decodes in
+ * 26 µs and encodes in 8-16 µs. Reads (GetTask polling, list pages of up to 2047 tasks) far
+ * outnumber writes, so binary wins.
  */
 export function encodeTask(task: Task): Uint8Array {
   return toBinary(TaskSchema, task);
