@@ -77,7 +77,11 @@ export class LocalBackend implements ComputeBackend {
     this.capabilities = {
       name: "local",
       backendParameters: [],
-      storage: ["http://", "https://", ...config.allowedDirs.map((dir) => `file://${dir}`)],
+      // filetransfer's built-in providers, and the local directories file:// may name.
+      storage: [
+        ...["http", "https", "az", "s3", "gs", "sftp", "ftps"].map((scheme) => `${scheme}://`),
+        ...config.allowedDirs.map((dir) => `file://${dir}`),
+      ],
     };
     this.capacity = new HostCapacity(config.cpuCores, config.ramGb, (attempt) => this.start(attempt));
     this.cancelDir = path.join(config.workDir, ".cancel");
