@@ -17,7 +17,7 @@ export interface CallGateOptions {
 interface RestErrorLike {
   statusCode?: number;
   code?: string;
-  response?: { headers?: { get(name: string): string | undefined } };
+  response?: { headers?: { get(name: string): string | undefined } | undefined };
 }
 
 export function statusOf(err: unknown): number | undefined {
@@ -49,6 +49,33 @@ function retryAfterMs(err: unknown): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
+/**
+ * What a failed Batch call throws: the status, the service's code and the first line of its
+ * message. The SDK's RestError carries the whole request (task documents may hold SAS URLs), so it
+ * never leaves this module.
+ */
+export class BatchCallError extends Error {
+  override readonly name = "BatchCallError";
+  constructor(
+    readonly statusCode: number | undefined,
+    readonly code: string | undefined,
+    message: string,
+    readonly response?: RestErrorLike["response"],
+  ) {
+    super(message);
+  }
+}
+
+function clean(err: unknown): unknown {
+  if (err instanceof BatchCallError || typeof err !== "object" || err === null) return err;
+  const status = statusOf(err);
+  const code = codeOf(err);
+  const body = (err as { body?: { message?: { value?: string } | string } }).body;
+  const raw = typeof body?.message === "string" ? body.message : body?.message?.value ?? (err as Error).message;
+  const first = typeof raw === "string" ? raw.split("\n")[0] : "";
+  return new BatchCallError(status, code, `Azure Batch call failed${status === undefined ? "" : ` (HTTP ${status}`}${code === undefined ? "" : ` ${code}`}${status === undefined ? "" : ")"}: ${first}`, { headers: (err as RestErrorLike).response?.headers });
+}
+
 export class BatchCallGate {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
@@ -78,7 +105,7 @@ export class BatchCallGate {
       try {
         return await fn();
       } catch (err) {
-        failure = err;
+        failure = clean(err);
       } finally {
         this.release();
       }
