@@ -71,7 +71,10 @@ export function attemptId(taskId: string, attempt: number): string {
   return `${taskId}-${attempt}`;
 }
 
-/** True when a QUEUED task without a handle already has an attempt that may have reached the backend. */
+/**
+ * True when a QUEUED (or CANCELING) task without a handle already has an attempt that may have
+ * reached the backend: the cancel must find it by submitting the same attempt id again.
+ */
 export function hasPendingAttempt(task: Task, backendHandle: string): boolean {
   return (task.state === State.QUEUED || task.state === State.CANCELING) && backendHandle === "" && task.logs.length > 0;
 }

@@ -12,6 +12,13 @@ export interface BullMqTaskQueueOptions {
   jobAttempts?: number;
   /** The first delay between those tries, doubled each time. Default 1000. */
   jobBackoffMs?: number;
+  /** How long an enqueue may wait for Redis before it fails. Default 5000. */
+  enqueueTimeoutMs?: number;
+}
+
+/** Redis did not take a job in time; the task is still safe in the store. */
+export class QueueUnavailableError extends Error {
+  override readonly name = "QueueUnavailableError";
 }
 
 /**
@@ -24,10 +31,11 @@ export class BullMqTaskQueue implements TaskQueue {
   private readonly submit: Queue<TaskJobData>;
   private readonly cancel: Queue<TaskJobData>;
   private readonly jobOptions: JobsOptions;
+  private readonly enqueueTimeoutMs: number;
 
   constructor(options: BullMqTaskQueueOptions) {
-    // Fail fast when Redis is away: the task is already stored, and the sweep enqueues it later.
-    const connection: RedisOptions = { ...options.connection, enableOfflineQueue: false, maxRetriesPerRequest: 1 };
+    const connection: RedisOptions = { ...options.connection, maxRetriesPerRequest: 1 };
+    this.enqueueTimeoutMs = options.enqueueTimeoutMs ?? 5000;
     this.submit = new Queue<TaskJobData>(SUBMIT_QUEUE, { connection, prefix: options.prefix });
     this.cancel = new Queue<TaskJobData>(CANCEL_QUEUE, { connection, prefix: options.prefix });
     for (const queue of [this.submit, this.cancel]) {
@@ -44,27 +52,51 @@ export class BullMqTaskQueue implements TaskQueue {
   }
 
   async enqueueSubmit(taskId: string): Promise<void> {
-    await this.submit.add("submit", { taskId }, { ...this.jobOptions, jobId: taskId });
+    await this.withinTimeout(this.submit.add("submit", { taskId }, { ...this.jobOptions, jobId: taskId }));
   }
 
   async enqueueCancel(taskId: string): Promise<void> {
-    await this.cancel.add("cancel", { taskId }, { ...this.jobOptions, jobId: taskId });
+    await this.withinTimeout(this.cancel.add("cancel", { taskId }, { ...this.jobOptions, jobId: taskId }));
   }
 
   /** Enqueues many submissions in one round trip (the recovery sweep). */
   async enqueueSubmitMany(taskIds: readonly string[]): Promise<void> {
     if (taskIds.length === 0) return;
-    await this.submit.addBulk(
-      taskIds.map((taskId) => ({ name: "submit", data: { taskId }, opts: { ...this.jobOptions, jobId: taskId } })),
+    await this.withinTimeout(
+      this.submit.addBulk(
+        taskIds.map((taskId) => ({ name: "submit", data: { taskId }, opts: { ...this.jobOptions, jobId: taskId } })),
+      ),
     );
   }
 
   /** Enqueues many cancellations in one round trip (the recovery sweep). */
   async enqueueCancelMany(taskIds: readonly string[]): Promise<void> {
     if (taskIds.length === 0) return;
-    await this.cancel.addBulk(
-      taskIds.map((taskId) => ({ name: "cancel", data: { taskId }, opts: { ...this.jobOptions, jobId: taskId } })),
+    await this.withinTimeout(
+      this.cancel.addBulk(
+        taskIds.map((taskId) => ({ name: "cancel", data: { taskId }, opts: { ...this.jobOptions, jobId: taskId } })),
+      ),
     );
+  }
+
+  /**
+   * BullMQ waits for Redis as long as it takes; a caller (CreateTask) must not. A job that Redis
+   * takes after the timeout is harmless: jobs are idempotent and de-duplicated by task id.
+   */
+  private async withinTimeout<T>(adding: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new QueueUnavailableError(`the task queue (Redis) did not take the job within ${this.enqueueTimeoutMs} ms`)),
+        this.enqueueTimeoutMs,
+      );
+    });
+    adding.catch(() => {}); // a late failure after the timeout is already reported
+    try {
+      return await Promise.race([adding, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async close(): Promise<void> {

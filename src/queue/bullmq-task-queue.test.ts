@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { Queue } from "bullmq";
+import { redisAddressFromUrl } from "../redis/redis-address.js";
+import { removeQueues, TEST_REDIS_URL, uniquePrefix } from "../../test/worker-support/harness.js";
+import { BullMqTaskQueue, QueueUnavailableError } from "./bullmq-task-queue.js";
+import { CANCEL_QUEUE, SUBMIT_QUEUE } from "./queue-names.js";
+
+describe("BullMqTaskQueue", () => {
+  const connection = redisAddressFromUrl(new URL(TEST_REDIS_URL)).options;
+  const prefix = uniquePrefix("queue");
+  let queue: BullMqTaskQueue;
+  let submit: Queue;
+  let cancel: Queue;
+
+  before(() => {
+    queue = new BullMqTaskQueue({ connection, prefix });
+    submit = new Queue(SUBMIT_QUEUE, { connection, prefix });
+    cancel = new Queue(CANCEL_QUEUE, { connection, prefix });
+  });
+  after(async () => {
+    await Promise.all([queue.close(), submit.close(), cancel.close()]);
+    await removeQueues(connection, prefix);
+  });
+
+  test("a submit job carries the task id only, under the task id, once however often it is enqueued", async () => {
+    await queue.enqueueSubmit("0190-a");
+    await queue.enqueueSubmit("0190-a");
+    await queue.enqueueSubmitMany(["0190-a", "0190-b"]);
+    const jobs = await submit.getJobs(["waiting"]);
+    assert.deepEqual(jobs.map((job) => [job.id, job.data]).sort(), [
+      ["0190-a", { taskId: "0190-a" }],
+      ["0190-b", { taskId: "0190-b" }],
+    ]);
+  });
+
+  test("cancel jobs have their own queue, so a cancel never waits behind submissions", async () => {
+    await queue.enqueueCancel("0190-a");
+    await queue.enqueueCancelMany(["0190-a", "0190-c"]);
+    const jobs = await cancel.getJobs(["waiting"]);
+    assert.deepEqual(jobs.map((job) => job.id).sort(), ["0190-a", "0190-c"]);
+  });
+
+  test("a task can be enqueued again once its earlier job is gone", async () => {
+    const job = await submit.getJob("0190-b");
+    await job!.remove();
+    await queue.enqueueSubmit("0190-b");
+    assert.equal((await submit.getJob("0190-b"))?.data.taskId, "0190-b");
+  });
+
+  test("keeps its keys under the configured prefix", async () => {
+    const other = new Queue(SUBMIT_QUEUE, { connection, prefix: `${prefix}-other` });
+    try {
+      assert.equal(await other.count(), 0);
+      assert.equal(await submit.count(), 2);
+    } finally {
+      await other.close();
+    }
+  });
+
+  test("fails within its timeout, saying so, when Redis does not answer", async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const away = new BullMqTaskQueue({ connection: { host: "127.0.0.1", port }, prefix, enqueueTimeoutMs: 300 });
+    const started = Date.now();
+    await assert.rejects(away.enqueueSubmit("0190-z"), QueueUnavailableError);
+    assert.ok(Date.now() - started < 2000);
+    await away.close();
+  });
+});
