@@ -96,6 +96,17 @@ describe("the runner, with the bwrap runtime", () => {
     assert.equal(result.executors[0]?.stdout, "./a.txt\n./sub/b.txt\nAB");
   });
 
+  test("an output without a type that turns out to be a directory is uploaded whole", async () => {
+    const destination = path.join(scratch, "untyped-output");
+    const { result } = await run({
+      outputs: [{ path: "/out/dir", url: pathToFileURL(destination).href }],
+      executors: [sh("mkdir -p /out/dir/sub && printf X > /out/dir/sub/y.txt")],
+    });
+    assert.equal(result.outcome, "complete", result.systemLogs.join("\n"));
+    assert.equal(await readFile(path.join(destination, "sub/y.txt"), "utf8"), "X");
+    assert.deepEqual(result.outputs.map((output) => output.path), ["/out/dir/sub/y.txt"]);
+  });
+
   test("two executors share a volume; env, workdir and stdout redirection apply", async () => {
     const { result, root } = await run({
       volumes: ["/shared"],

@@ -141,9 +141,13 @@ export async function runTask(task: Task, options: RunTaskOptions): Promise<Atte
   return end("complete", { outputs: uploaded.outputs });
 }
 
-/** Directories to mount exist; a file mounted alone exists (empty) so a bind has something to bind. */
+/**
+ * Directories to mount exist; a file mounted alone exists (empty) so a bind has something to bind.
+ * Whatever a download put there already (an untyped input that was a directory) is left as it is.
+ */
 async function prepareMountPoints(mounts: readonly Mount[]): Promise<void> {
   for (const mount of mounts) {
+    if (await fs.lstat(mount.hostPath).then(() => true, () => false)) continue;
     if (mount.kind === "directory") {
       await fs.mkdir(mount.hostPath, { recursive: true });
     } else {

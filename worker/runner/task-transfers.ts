@@ -16,7 +16,8 @@ export function manifestOf(task: Task, root: string): Manifest {
       ...(input.name === "" ? {} : { name: input.name }),
       ...(input.content === "" ? { url: asUrl(input.url) } : { content: input.content }),
       path: input.path,
-      type: input.type === FileType.DIRECTORY ? "DIRECTORY" : "FILE",
+      // Unset stays unset: filetransfer finds out whether the URL names a file or a directory.
+      ...(input.type === undefined ? {} : { type: input.type === FileType.DIRECTORY ? "DIRECTORY" : "FILE" }),
       ...(input.streamable ? { streamable: true } : {}),
     })),
     outputs: task.outputs.map((output) => ({
@@ -24,7 +25,7 @@ export function manifestOf(task: Task, root: string): Manifest {
       url: asUrl(output.url),
       path: output.path,
       ...(output.pathPrefix === "" ? {} : { path_prefix: output.pathPrefix }),
-      type: output.type === FileType.DIRECTORY ? "DIRECTORY" : "FILE",
+      ...(output.type === undefined ? {} : { type: output.type === FileType.DIRECTORY ? "DIRECTORY" : "FILE" }),
     })),
   };
 }
