@@ -1,0 +1,142 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { create, type DescMessage, type DescMethodUnary, type MessageShape } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import autocannon from "autocannon";
+import { ExecutorSchema, GetTaskRequestSchema, TaskSchema, TaskService, View } from "../../src/gen/ga4gh/tes/v1/tes_pb.js";
+import { createGrpcJsClient, grpcUnary } from "../support/grpc-js-client.js";
+import type { BenchFunction, Figure, Ratio } from "./bench-result.js";
+import { EchoService } from "./support/echo-service.js";
+
+const SERVER = fileURLToPath(new URL("./support/api-bench-server.ts", import.meta.url));
+const CONCURRENCY = 32;
+const WARMUP_SECONDS = 1;
+
+const TASK_JSON = JSON.stringify({
+  name: "bench-create",
+  executors: [{ image: "alpine", command: ["echo", "hello"] }],
+  inputs: [{ path: "/in/a.txt", url: "file:///data/a.txt" }],
+  resources: { cpu_cores: 1 },
+  tags: { project: "bench" },
+});
+
+/**
+ * The API's unary throughput on one server process: a bare echo RPC on the same stack is the
+ * ceiling, and GetTask (BASIC view, from SQLite) and CreateTask (validate, insert, enqueue) are
+ * measured against it, over REST (autocannon, HTTP/1.1) and over gRPC (a grpc-js loop, h2c).
+ */
+export const bench: BenchFunction = async ({ durationSeconds, log }) => {
+  const child = spawn(process.execPath, ["--import", "tsx", SERVER], { stdio: ["pipe", "pipe", "inherit"] });
+  try {
+    const line = await firstLine(child.stdout);
+    const { port, taskId } = JSON.parse(line) as { port: number; taskId: string };
+    const base = `http://127.0.0.1:${port}`;
+    const figures: Record<string, Figure> = {};
+
+    const rest = async (name: string, options: { path: string; method?: string; body?: string }) => {
+      const request = {
+        url: `${base}${options.path}`,
+        connections: CONCURRENCY,
+        method: options.method ?? "GET",
+        ...(options.body !== undefined && { body: options.body, headers: { "content-type": "application/json" } }),
+      };
+      await autocannon({ ...request, duration: WARMUP_SECONDS });
+      log(`rest ${name}: ${durationSeconds} s, ${CONCURRENCY} connections`);
+      const result = await autocannon({ ...request, duration: durationSeconds });
+      if (result.errors > 0 || result.non2xx > 0 || result.timeouts > 0) {
+        throw new Error(`rest ${name}: ${result.errors} errors, ${result.non2xx} non-2xx, ${result.timeouts} timeouts`);
+      }
+      figures[`rest.${name}.rps`] = { value: Math.round(result.requests.average), unit: "req/s" };
+      figures[`rest.${name}.p50`] = { value: result.latency.p50, unit: "ms" };
+      figures[`rest.${name}.p99`] = { value: result.latency.p99, unit: "ms" };
+    };
+    await rest("echo", { path: "/bench/echo/abc" });
+    await rest("getTask", { path: `/ga4gh/tes/v1/tasks/${taskId}?view=BASIC` });
+    await rest("createTask", { path: "/ga4gh/tes/v1/tasks", method: "POST", body: TASK_JSON });
+
+    const echoClient = createGrpcJsClient(EchoService, `127.0.0.1:${port}`);
+    const tesClient = createGrpcJsClient(TaskService, `127.0.0.1:${port}`);
+    try {
+      const echoMethod = EchoService.methods[0] as DescMethodUnary;
+      const rpc = async <I extends DescMessage, O extends DescMessage>(
+        name: string,
+        client: grpc.Client,
+        method: DescMethodUnary<I, O>,
+        request: MessageShape<I>,
+      ) => {
+        await unaryLoop(client, method, request, WARMUP_SECONDS);
+        log(`grpc ${name}: ${durationSeconds} s, ${CONCURRENCY} calls in flight`);
+        const result = await unaryLoop(client, method, request, durationSeconds);
+        figures[`grpc.${name}.rps`] = { value: Math.round(result.rps), unit: "req/s" };
+        figures[`grpc.${name}.p50`] = { value: result.p50, unit: "ms" };
+        figures[`grpc.${name}.p99`] = { value: result.p99, unit: "ms" };
+      };
+      await rpc("echo", echoClient, echoMethod, create(echoMethod.input, { id: "abc" } as never));
+      await rpc("getTask", tesClient, TaskService.method.getTask, create(GetTaskRequestSchema, { id: taskId, view: View.BASIC }));
+      await rpc(
+        "createTask",
+        tesClient,
+        TaskService.method.createTask,
+        create(TaskSchema, { name: "bench-create", executors: [create(ExecutorSchema, { image: "alpine", command: ["echo", "hello"] })] }),
+      );
+    } finally {
+      echoClient.close();
+      tesClient.close();
+    }
+
+    const ratio = (a: string, b: string, target: number): Ratio => {
+      const top = figures[a]?.value ?? Number.NaN;
+      const bottom = figures[b]?.value ?? Number.NaN;
+      return { value: Math.round((top / bottom) * 1000) / 1000, of: [a, b], target };
+    };
+    return {
+      figures,
+      ratios: {
+        "rest.getTask/echo": ratio("rest.getTask.rps", "rest.echo.rps", 0.8),
+        "rest.createTask/echo": ratio("rest.createTask.rps", "rest.echo.rps", 0.5),
+        "grpc.getTask/echo": ratio("grpc.getTask.rps", "grpc.echo.rps", 0.8),
+        "grpc.createTask/echo": ratio("grpc.createTask.rps", "grpc.echo.rps", 0.5),
+      },
+    };
+  } finally {
+    child.stdin?.end();
+    child.kill("SIGTERM");
+    if (child.exitCode === null) await once(child, "exit");
+  }
+};
+
+/** CONCURRENCY calls kept in flight for `seconds`; every call must succeed. */
+async function unaryLoop<I extends DescMessage, O extends DescMessage>(
+  client: grpc.Client,
+  method: DescMethodUnary<I, O>,
+  request: MessageShape<I>,
+  seconds: number,
+): Promise<{ rps: number; p50: number; p99: number }> {
+  const latencies: number[] = [];
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      await grpcUnary(client, method, request);
+      latencies.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0) * 10) / 10;
+  return { rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99) };
+}
+
+async function firstLine(stream: NodeJS.ReadableStream | null): Promise<string> {
+  if (stream === null) throw new Error("the bench server has no stdout");
+  const lines = createInterface({ input: stream });
+  for await (const line of lines) {
+    lines.close();
+    return line;
+  }
+  throw new Error("the bench server exited before it listened");
+}

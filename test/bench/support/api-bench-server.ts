@@ -1,0 +1,43 @@
+/**
+ * The API server for api.bench.ts, in its own process so that the load generators do not share
+ * its event loop: the real TaskService over an SQLite file, the echo service beside it, one port.
+ * Prints one JSON line {port, taskId} once listening; stops on SIGTERM or when stdin closes.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startTestServer } from "../../support/tes-test-server.js";
+import { echoBinding } from "./echo-service.js";
+
+const dir = await mkdtemp(join(tmpdir(), "tes-api-bench-"));
+const server = await startTestServer({
+  sqlitePath: join(dir, "tasks.db"),
+  extraServices: [echoBinding],
+  env: { MAX_CONCURRENT_STREAMS: "1000" },
+});
+const created = await fetch(`${server.baseUrl}/ga4gh/tes/v1/tasks`, {
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({
+    name: "bench-task",
+    inputs: [{ path: "/in/a.txt", url: "file:///data/a.txt" }],
+    outputs: [{ path: "/out/b.txt", url: "file:///data/b.txt" }],
+    executors: [{ image: "alpine", command: ["sh", "-c", "cat /in/a.txt > /out/b.txt"] }],
+    resources: { cpu_cores: 1, ram_gb: 1 },
+    tags: { project: "bench" },
+  }),
+});
+const { id } = (await created.json()) as { id: string };
+process.stdout.write(`${JSON.stringify({ port: server.port, taskId: id })}\n`);
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await server.close();
+  await rm(dir, { recursive: true, force: true });
+  process.exit(0);
+}
+process.on("SIGTERM", () => void stop());
+process.stdin.on("end", () => void stop());
+process.stdin.resume();
