@@ -113,6 +113,15 @@ describe("task state machine", () => {
     assert.equal(last.task.logs.length, 2);
   });
 
+  test("an attempt waiting on the backend says why once, in the backend's words, and stays INITIALIZING", () => {
+    const status = { phase: "queued" as const, reason: "waiting for 1 CPU core on this host" };
+    const step = followAttempt(task(State.INITIALIZING), status, options)!;
+    assert.equal(step.task.state, State.INITIALIZING);
+    assert.deepEqual(step.task.logs[0]?.systemLogs, ["waiting for 1 CPU core on this host"]);
+    assert.equal(followAttempt(step.task, status, options), undefined);
+    assert.equal(followAttempt(task(State.INITIALIZING), { phase: "queued" }, options), undefined);
+  });
+
   test("a lost attempt ends SYSTEM_ERROR; a task that is not followed is not changed by a poll", () => {
     assert.equal(followAttempt(task(State.RUNNING), { phase: "unknown", reason: "gone" }, options)?.task.state, State.SYSTEM_ERROR);
     for (const state of [State.QUEUED, State.CANCELING, ...TERMINAL_STATES]) {

@@ -153,8 +153,9 @@ export function followAttempt(task: Task, status: AttemptStatus, options: Follow
   switch (status.phase) {
     case "queued": {
       if (status.reason === undefined) return undefined;
+      // The backend phrases why its attempt waits (no node yet, host capacity); said once.
       const next = clone(TaskSchema, task);
-      if (!addSystemLogOnce(lastLog(next), `waiting for the backend: ${status.reason}`)) return undefined;
+      if (!addSystemLogOnce(lastLog(next), status.reason)) return undefined;
       return { task: next, attemptOver: false, resubmit: false };
     }
     case "initializing":
