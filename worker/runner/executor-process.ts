@@ -16,6 +16,8 @@ export interface ExecutorIo {
   stdout?: string;
   stderr?: string;
   tailBytes: number;
+  /** Called once the executor's process exists (for the RUNNING state: an executor has started). */
+  onStarted?: () => void;
 }
 
 export interface ExecutorOutcome {
@@ -84,6 +86,7 @@ export async function runExecutor(
     return failToStart(`${runtime.name} could not start the executor: ${(error as Error).message}\n`);
   }
   const child = started.process;
+  io.onStarted?.();
   const spawnError = new Promise<Error>((resolve) => child.once("error", resolve));
   const closed = once(child, "close") as Promise<[number | null, NodeJS.Signals | null]>;
 

@@ -9,7 +9,7 @@ import { planMounts, type Mount } from "./task-mounts.js";
 
 export type RunnerProgress =
   | { phase: "initializing" }
-  /** Executors that have ended so far; `current` is the one running. */
+  /** Reported when an executor's process has started: those ended so far, and `current`, running. */
   | { phase: "running"; executors: ExecutorResult[]; current: number };
 
 export interface RunTaskOptions {
@@ -90,7 +90,7 @@ export async function runTask(task: Task, options: RunTaskOptions): Promise<Atte
   const resources = task.resources;
   const safeId = options.attemptId.replace(/[^A-Za-z0-9_.-]/g, "_");
   for (const [index, executor] of task.executors.entries()) {
-    options.onProgress?.({ phase: "running", executors: [...executors], current: index });
+    const ended = [...executors];
     const outcome = await runExecutor(
       runtime,
       {
@@ -111,6 +111,7 @@ export async function runTask(task: Task, options: RunTaskOptions): Promise<Atte
         ...(executor.stdout === "" ? {} : { stdout: executor.stdout }),
         ...(executor.stderr === "" ? {} : { stderr: executor.stderr }),
         tailBytes: options.tailBytes,
+        onStarted: () => options.onProgress?.({ phase: "running", executors: ended, current: index }),
       },
       signal,
     );
