@@ -121,6 +121,18 @@ describe("Azure Blob: Azurite on loopback", () => {
     }
   });
 
+  it("says how to authenticate when an az:// URL finds no Entra ID credential", async () => {
+    const root = await makeTempDir("azure-noidentity");
+    const { AZURE_STORAGE_KEY: _key, ...withoutKey } = env;
+    const run = await runCli("download", { root: root.path, inputs: [{ url: azUrl("cred/x.txt"), path: "/in/x.txt" }] }, work.path, {
+      // An https endpoint, since the SDK sends tokens over https only; the credential fails before any connection.
+      env: { ...withoutKey, FILETRANSFER_AZURE_BLOB_ENDPOINT: "https://127.0.0.1:9/{account}", AZURE_STORAGE_KEY: "", AZURE_CLIENT_ID: "", AZURE_TENANT_ID: "", AZURE_CLIENT_SECRET: "", AZURE_FEDERATED_TOKEN_FILE: "", IDENTITY_ENDPOINT: "", MSI_ENDPOINT: "" },
+    });
+    await root.remove();
+    assert.equal(run.code, 1);
+    assert.match(run.report?.files[0]?.error ?? "", /could not get an Entra ID token for az:\/\/ URLs .* set AZURE_STORAGE_KEY, or use an https URL with a SAS$/);
+  });
+
   it("survives a connection dropped mid-transfer, both ways", async () => {
     const data = await generatedBuffer(24 * 1024 * 1024, 21);
     await container.getBlockBlobClient("drop/source.bin").uploadData(data);

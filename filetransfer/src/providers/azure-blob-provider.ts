@@ -168,8 +168,19 @@ function blobError(operation: string, url: URL, error: unknown): Error {
   else if (status === 401 || status === 403) kind = "access-denied";
   else if (status === undefined || status === 408 || status === 429 || status >= 500) kind = "transient";
   else kind = "invalid";
-  if ((error as { name?: string }).name === "CredentialUnavailableError" || (error as { name?: string }).name === "AuthenticationError") kind = "access-denied";
-  const what = status !== undefined ? `${status}${code ? ` ${code}` : ""}` : (code ?? (error as Error).name ?? "failed");
-  const detail = status === undefined && kind === "access-denied" ? `: ${(error as Error).message.split("\n")[0]}` : "";
-  return new ProviderError(kind, `${operation} ${redactUrl(url)}: ${what}${detail}`, { cause: error });
+  const name = (error as { name?: string }).name ?? "";
+  if (["CredentialUnavailableError", "AggregateAuthenticationError", "AuthenticationError"].includes(name)) {
+    return new ProviderError(
+      "access-denied",
+      `${operation} ${redactUrl(url)}: could not get an Entra ID token for az:// URLs (${name} from DefaultAzureCredential, which tries managed identity, workload identity, environment and CLI credentials); give the node a managed identity (AZURE_CLIENT_ID for a user-assigned one), set AZURE_STORAGE_KEY, or use an https URL with a SAS`,
+      { cause: error },
+    );
+  }
+  const message = error instanceof Error ? (error.message.split("\n")[0] ?? "").slice(0, 300) : String(error);
+  if (/Bearer token authentication is not permitted/.test(message)) {
+    return new ProviderError("invalid", `${operation} ${redactUrl(url)}: Entra ID tokens are only sent over https; the account endpoint is http`, { cause: error });
+  }
+  // With a status, the service's error code says it all (its message repeats the URL); without one, the message is all there is.
+  const what = status !== undefined ? `${status}${code ? ` ${code}` : ""}` : [code, message].filter(Boolean).join(": ") || name || "failed";
+  return new ProviderError(kind, `${operation} ${redactUrl(url)}: ${what}`, { cause: error });
 }
