@@ -34,6 +34,8 @@ export interface AzureBatchConfig {
   containerRuntime: "docker" | "podman" | "bwrap";
   /** AZURE_BATCH_START_TASK: the pool's start task command line (installs the runner); none when unset. */
   startTaskCommandLine: string | undefined;
+  /** AZURE_BATCH_LIST_INTERVAL_MS: a job's tasks are listed at most this often; polls in between share the last list. Default 500. */
+  listIntervalMs: number;
   /** AZURE_BATCH_MAX_CONCURRENT_CALLS: Batch calls in flight at once from one worker. Default 8. */
   maxConcurrentCalls: number;
   /** AZURE_BATCH_MAX_RETRIES: retries of a throttled (429) or failed (5xx, network) call. Default 6. */
@@ -133,6 +135,7 @@ export function loadAzureBatchConfig(env: Env): AzureBatchConfig {
     runnerCommand: read.string("AZURE_BATCH_RUNNER", "$AZ_BATCH_NODE_SHARED_DIR/tes-runner"),
     containerRuntime: read.oneOf("AZURE_BATCH_CONTAINER_RUNTIME", ["docker", "podman", "bwrap"] as const, "docker"),
     startTaskCommandLine: read.optionalString("AZURE_BATCH_START_TASK"),
+    listIntervalMs: read.integer("AZURE_BATCH_LIST_INTERVAL_MS", 500, { min: 0, max: 600_000 }),
     maxConcurrentCalls: read.integer("AZURE_BATCH_MAX_CONCURRENT_CALLS", 8, { min: 1, max: 256 }),
     maxRetries: read.integer("AZURE_BATCH_MAX_RETRIES", 6, { min: 0, max: 100 }),
     maxRetryDelayMs: read.integer("AZURE_BATCH_MAX_RETRY_DELAY_MS", 60_000, { min: 0 }),

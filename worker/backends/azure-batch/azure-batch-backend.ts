@@ -16,7 +16,22 @@ export const BACKEND_PARAMETERS = ["vm_size"] as const;
 /** §3: AddCollection takes ≤ 100 tasks and < 1 MB. */
 const MAX_TASKS_PER_COLLECTION = 100;
 const MAX_COLLECTION_BYTES = 900 * 1024;
-const TASK_SELECT = "id,state,previousState,executionInfo,nodeInfo";
+const TASK_SELECT = "id,state,stateTransitionTime,previousState,executionInfo,nodeInfo";
+/**
+ * After a first full list, a job's tasks are listed incrementally: only those whose state changed
+ * since the newest transition already seen, less this margin for transitions that become visible
+ * late. The watermark comes from Batch's own timestamps, so clock skew does not matter.
+ */
+const WATERMARK_MARGIN_MS = 5000;
+/** A full list now and then repairs anything an incremental one missed. */
+const FULL_LIST_EVERY_MS = 5 * 60_000;
+
+interface JobView {
+  tasks: Map<string, BatchServiceModels.CloudTask>;
+  watermark: number | undefined;
+  fullListAt: number;
+  listedAt: number;
+}
 
 interface Handle {
   jobId: string;
@@ -46,6 +61,10 @@ export class AzureBatchBackend implements ComputeBackend {
   private readonly cancelled = new Set<string>();
   /** Preempted handles already terminated, so Batch does not rerun them beside the new attempt. */
   private readonly preemptionHandled = new Set<string>();
+  /** What the last lists said about each job's tasks. */
+  private readonly views = new Map<string, JobView>();
+  /** Lists in flight, shared by the poll calls of one cycle (the worker polls in batches of handles). */
+  private readonly listing = new Map<string, Promise<Map<string, BatchServiceModels.CloudTask> | undefined>>();
 
   constructor(
     private readonly client: BatchServiceClient,
@@ -212,7 +231,7 @@ export class AzureBatchBackend implements ComputeBackend {
     });
     await Promise.all(
       [...byJob.entries()].map(async ([jobId, wanted]) => {
-        const tasks = await this.listTasks(jobId);
+        const tasks = await this.listTasks(jobId, wanted.map((w) => w.taskId));
         if (tasks === undefined) {
           for (const w of wanted) statuses[w.index] = { phase: "unknown", reason: `the Batch job ${jobId} no longer exists` };
           return;
@@ -236,22 +255,72 @@ export class AzureBatchBackend implements ComputeBackend {
     return statuses.map((status) => status ?? { phase: "unknown", reason: "not polled" });
   }
 
-  /** One Task List per job (paged), `$select`-ed to what the states need. */
-  private async listTasks(jobId: string): Promise<Map<string, BatchServiceModels.CloudTask> | undefined> {
-    const tasks = new Map<string, BatchServiceModels.CloudTask>();
+  /**
+   * One Task List per job per poll (paged), `$select`-ed to what the states need and, after the
+   * first, `$filter`-ed to the tasks whose state changed since the last list.
+   */
+  private async listTasks(jobId: string, wanted: readonly string[]): Promise<Map<string, BatchServiceModels.CloudTask> | undefined> {
+    const inFlight = this.listing.get(jobId);
+    if (inFlight !== undefined) {
+      const tasks = await inFlight;
+      if (tasks === undefined || wanted.every((taskId) => tasks.has(lower(taskId)))) return tasks;
+    }
+    const fresh = this.views.get(jobId);
+    if (fresh !== undefined && Date.now() - fresh.listedAt < this.config.listIntervalMs && wanted.every((taskId) => fresh.tasks.has(lower(taskId)))) {
+      return fresh.tasks;
+    }
+    const listing = this.refreshView(jobId, wanted);
+    this.listing.set(jobId, listing);
     try {
-      let page = await this.gate.call(() => this.client.task.list(jobId, { taskListOptions: { select: TASK_SELECT } }));
-      for (;;) {
-        for (const task of page) tasks.set(lower(task.id), task);
-        const next = page.odatanextLink;
-        if (next === undefined) break;
-        page = await this.gate.call(() => this.client.task.listNext(next));
+      return await listing;
+    } finally {
+      if (this.listing.get(jobId) === listing) this.listing.delete(jobId);
+    }
+  }
+
+  private async refreshView(jobId: string, wanted: readonly string[]): Promise<Map<string, BatchServiceModels.CloudTask> | undefined> {
+    let view = this.views.get(jobId);
+    const full = view === undefined || view.watermark === undefined || Date.now() - view.fullListAt > FULL_LIST_EVERY_MS;
+    try {
+      if (full || view === undefined) {
+        view = { tasks: new Map(), watermark: undefined, fullListAt: Date.now(), listedAt: Date.now() };
+        await this.listInto(view, jobId, undefined);
+        this.views.set(jobId, view);
+        return view.tasks;
       }
+      view.listedAt = Date.now();
+      const since = new Date((view.watermark ?? 0) - WATERMARK_MARGIN_MS).toISOString();
+      await this.listInto(view, jobId, `stateTransitionTime ge DateTime'${since}'`);
+      // A handle the view has never seen (added by another worker before our watermark): list it all once.
+      if (wanted.some((taskId) => !view!.tasks.has(lower(taskId)))) {
+        view.fullListAt = 0;
+        view.watermark = undefined;
+        return this.refreshView(jobId, []);
+      }
+      return view.tasks;
     } catch (err) {
-      if (codeOf(err) === "JobNotFound" || statusOf(err) === 404) return undefined;
+      if (codeOf(err) === "JobNotFound" || statusOf(err) === 404) {
+        this.views.delete(jobId);
+        return undefined;
+      }
       throw err;
     }
-    return tasks;
+  }
+
+  private async listInto(view: JobView, jobId: string, filter: string | undefined): Promise<void> {
+    let page = await this.gate.call(() =>
+      this.client.task.list(jobId, { taskListOptions: { select: TASK_SELECT, ...(filter === undefined ? {} : { filter }) } }),
+    );
+    for (;;) {
+      for (const task of page) {
+        view.tasks.set(lower(task.id), task);
+        const at = task.stateTransitionTime === undefined ? undefined : new Date(task.stateTransitionTime).getTime();
+        if (at !== undefined && (view.watermark === undefined || at > view.watermark)) view.watermark = at;
+      }
+      const next = page.odatanextLink;
+      if (next === undefined) break;
+      page = await this.gate.call(() => this.client.task.listNext(next));
+    }
   }
 
   /** Why an active task is not running: the pool's resize errors (quota, capacity), if any. */
@@ -357,6 +426,7 @@ export class AzureBatchBackend implements ComputeBackend {
           if (statusOf(err) !== 404) throw err;
         }
         this.results.delete(handle);
+        this.views.get(parsed.jobId)?.tasks.delete(lower(parsed.taskId));
         this.cancelled.delete(handle);
         this.preemptionHandled.delete(handle);
       }),
