@@ -23,6 +23,8 @@ describe("HTTP(S): a local HTTP server on loopback", () => {
       token: TOKEN,
       objects: {
         "/inputs/a.txt": { data: Buffer.from("alpha\n"), md5: true },
+        "/inputs/busy.txt": { data: Buffer.from("finally\n") },
+        "/inputs/down.txt": { data: Buffer.from("never\n") },
         "/inputs/b c.txt": { data: Buffer.from("bravo\n") },
         "/inputs/big.bin": { generated: { size: 64 * 1024 * 1024, seed: 7 }, md5: true },
         "/inputs/flaky.bin": { generated: { size: 32 * 1024 * 1024, seed: 8 }, md5: true },
@@ -30,6 +32,7 @@ describe("HTTP(S): a local HTTP server on loopback", () => {
         "/inputs/1GiB.bin": { generated: { size: GiB, seed: 9 }, md5: true },
       },
       cutOnce: { "/inputs/flaky.bin": 5 * 1024 * 1024 },
+      failFirst: { "/inputs/busy.txt": 3, "/inputs/down.txt": 1000 },
     });
     work = await makeTempDir("http");
   });
@@ -161,6 +164,30 @@ describe("HTTP(S): a local HTTP server on loopback", () => {
     assert.equal(gets.length, 2);
     assert.match(gets[1] ?? "", /^GET \/inputs\/flaky\.bin bytes=\d+-$/);
     assert.ok(Number(/bytes=(\d+)-/.exec(gets[1] ?? "")?.[1]) > 0, "the second request starts past 0");
+  });
+
+  it("retries a 503 with exponential backoff, and gives up after --retries", async () => {
+    const root = await makeTempDir("http-backoff");
+    const run = await runCli(
+      "download",
+      { root: root.path, inputs: [{ url: signed("/inputs/busy.txt"), path: "/busy.txt" }, { url: signed("/inputs/down.txt"), path: "/down.txt" }] },
+      work.path,
+      { env: { FILETRANSFER_RETRY_DELAY_MS: "100" }, args: ["--retries", "3", "--parallel", "1"] },
+    );
+    const busy = await readFile(path.join(root.path, "busy.txt"), "utf8");
+    await root.remove();
+    assert.equal(busy, "finally\n");
+    assert.equal(run.code, 1);
+    assert.equal(run.report?.files[1]?.error, `GET ${server.origin}/inputs/down.txt?sig=REDACTED answered 503 Service Unavailable`);
+    const times = server.requests.flatMap((request, i) => (request === "GET /inputs/busy.txt" ? [server.requestTimes[i] as number] : []));
+    assert.equal(times.length, 4, "three 503s, then the file");
+    const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
+    // 100, 200, 400 ms, each within the ±20% jitter (and a little scheduling slack).
+    gaps.forEach((gap, i) => {
+      const nominal = 100 * 2 ** i;
+      assert.ok(gap >= nominal * 0.8 - 5 && gap <= nominal * 1.2 + 150, `retry ${i + 1} came after ${gap.toFixed(0)} ms, expected about ${nominal}`);
+    });
+    assert.equal(server.requests.filter((r) => r === "GET /inputs/down.txt").length, 4, "one attempt and three retries");
   });
 
   it("fails a file whose bytes do not match the store's Content-MD5, after retrying it", async () => {

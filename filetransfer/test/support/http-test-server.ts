@@ -22,6 +22,8 @@ export interface HttpTestServerOptions {
   token?: string;
   /** Paths whose first GET has its connection cut after this many body bytes. */
   cutOnce?: Record<string, number>;
+  /** Paths answered 503 this many times before they are served. */
+  failFirst?: Record<string, number>;
   /** Wait this long before answering each GET, to hold requests in flight. */
   delayMs?: number;
 }
@@ -31,6 +33,8 @@ export interface HttpTestServer {
   origin: string;
   /** GETs and PUTs seen: "GET /a.txt bytes=100-" */
   requests: string[];
+  /** When each of `requests` arrived (performance.now()). */
+  requestTimes: number[];
   uploads: Map<string, StoredUpload>;
   objects: Map<string, TestObject>;
   /** Most GET/PUT requests ever in flight at once. */
@@ -48,6 +52,8 @@ export async function startHttpTestServer(options: HttpTestServerOptions = {}): 
   const cutOnce = new Map(Object.entries(options.cutOnce ?? {}));
   const uploads = new Map<string, StoredUpload>();
   const requests: string[] = [];
+  const requestTimes: number[] = [];
+  const failFirst = new Map(Object.entries(options.failFirst ?? {}));
   const md5Cache = new Map<string, Buffer>();
   let inFlight = 0;
   let maxInFlight = 0;
@@ -68,7 +74,14 @@ export async function startHttpTestServer(options: HttpTestServerOptions = {}): 
     void (async () => {
       if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
       const url = new URL(req.url ?? "/", "http://localhost");
-      requests.push(`${req.method} ${url.pathname}${req.headers.range ? ` ${req.headers.range.replace("bytes=", "bytes=")}` : ""}`);
+      requests.push(`${req.method} ${url.pathname}${req.headers.range ? ` ${req.headers.range}` : ""}`);
+      requestTimes.push(performance.now());
+      const failures = failFirst.get(url.pathname) ?? 0;
+      if (failures > 0) {
+        failFirst.set(url.pathname, failures - 1);
+        res.writeHead(503, { "content-type": "text/plain" }).end("busy");
+        return;
+      }
       if (options.token !== undefined && url.searchParams.get("sig") !== options.token) {
         res.writeHead(403, { "content-type": "text/plain" }).end("signature mismatch");
         return;
@@ -155,6 +168,7 @@ export async function startHttpTestServer(options: HttpTestServerOptions = {}): 
   return {
     origin: `http://127.0.0.1:${port}`,
     requests,
+    requestTimes,
     uploads,
     objects,
     maxInFlight: () => maxInFlight,
