@@ -5,7 +5,7 @@ import path from "node:path";
 import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import type { LocalBackendConfig } from "../../../src/config/local-backend.js";
 import { TaskSchema, type Task } from "../../../src/gen/ga4gh/tes/v1/tes_pb.js";
-import { runTask } from "../../runner/run-task.js";
+import { runTask, type RunnerProgress } from "../../runner/run-task.js";
 import type { ContainerRuntime } from "../../runner/runtimes/container-runtime.js";
 import { detectRuntime } from "../../runner/runtimes/detect-runtime.js";
 import type {
@@ -35,6 +35,10 @@ interface OwnedAttempt {
   demand: Demand;
   abort: AbortController;
   started: boolean;
+  /** The runner's last word, while it runs. */
+  progress?: RunnerProgress;
+  /** True once its outcome is on disk (result or interrupted status). */
+  ended: boolean;
   /** Set when this process stops the attempt for its own reasons (closing): no result is written. */
   interruptedBecause?: string;
   statusWrites: Promise<void>;
@@ -130,6 +134,16 @@ export class LocalBackend implements ComputeBackend {
   private async pollOne(handle: string): Promise<AttemptStatus> {
     const directory = this.directoryOf(handle);
     if (directory === undefined) return { phase: "unknown", reason: "not a local backend handle of this host" };
+    // Attempts this process holds are answered from memory: no file read per handle per poll.
+    const held = this.owned.get(directory.dir);
+    if (held !== undefined && !held.ended) {
+      if (this.capacity.isWaiting(held)) {
+        return { phase: "queued", reason: `waiting for ${held.demand.cpuCores} CPU cores and ${held.demand.ramGb} GB of RAM on this host` };
+      }
+      return held.progress?.phase === "running"
+        ? { phase: "running", executorLogs: held.progress.executors }
+        : { phase: "initializing" };
+    }
     let result;
     try {
       result = await directory.readResult();
@@ -141,11 +155,7 @@ export class LocalBackend implements ComputeBackend {
 
     const status = await directory.readStatus();
     if (status === undefined) return { phase: "unknown", reason: "the attempt's status file is missing" };
-    const mine = this.owned.get(directory.dir);
-    if (mine !== undefined || (status.owner !== undefined && isAlive(status.owner))) {
-      if (mine !== undefined && this.capacity.isWaiting(mine)) {
-        return { phase: "queued", reason: `waiting for ${mine.demand.cpuCores} CPU cores and ${mine.demand.ramGb} GB of RAM on this host` };
-      }
+    if (this.owned.has(directory.dir) || (status.owner !== undefined && isAlive(status.owner))) {
       return statusOf(status);
     }
     return this.takeOverOrphan(directory, status);
@@ -262,6 +272,7 @@ export class LocalBackend implements ComputeBackend {
       demand,
       abort: new AbortController(),
       started: false,
+      ended: false,
       statusWrites: Promise.resolve(),
       done,
       markDone,
@@ -282,12 +293,14 @@ export class LocalBackend implements ComputeBackend {
       tailBytes: this.config.logTailBytes,
       transfers: { allowedDirs: this.config.allowedDirs },
       signal: attempt.abort.signal,
-      onProgress: (progress) =>
+      onProgress: (progress) => {
+        attempt.progress = progress;
         writeStatus(
           progress.phase === "running"
             ? { phase: "running", owner: this.me, executors: progress.executors }
             : { phase: "initializing", owner: this.me },
-        ),
+        );
+      },
     })
       .then(async (result) => {
         await attempt.statusWrites;
@@ -296,6 +309,7 @@ export class LocalBackend implements ComputeBackend {
         } else {
           await attempt.directory.writeResult(result);
         }
+        attempt.ended = true;
       })
       .catch(async (error: unknown) => {
         // runTask reports the task's own failures in its result; reaching here is a bug or a full disk.
@@ -307,6 +321,7 @@ export class LocalBackend implements ComputeBackend {
             systemLogs: [`the local backend failed to run the attempt: ${(error as Error).message}`],
           })
           .catch(() => undefined);
+        attempt.ended = true;
       })
       .finally(() => {
         this.owned.delete(attempt.directory.dir);

@@ -88,7 +88,8 @@ async function detectCgroupLayout(): Promise<CgroupLayout | undefined> {
 }
 
 async function createCgroup(layout: CgroupLayout, name: string, limits: Limits): Promise<LimitGroup> {
-  const groupName = `tes-${name}`;
+  // A suffix of its own, so a group left behind by a worker that was killed never blocks a new one.
+  const groupName = `tes-${name}-${Math.random().toString(36).slice(2, 8)}`;
   const memoryDir = path.join(layout.parents.memory, groupName);
   const dirs = [memoryDir];
   await fs.mkdir(memoryDir);
