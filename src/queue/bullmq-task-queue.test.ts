@@ -22,6 +22,7 @@ describe("BullMqTaskQueue", () => {
   after(async () => {
     await Promise.all([queue.close(), submit.close(), cancel.close()]);
     await removeQueues(connection, prefix);
+    await removeQueues(connection, `${prefix}-other`);
   });
 
   test("a submit job carries the task id only, under the task id, once however often it is enqueued", async () => {
