@@ -38,6 +38,12 @@ export async function runTransfers(manifest: Manifest | unknown, direction: Tran
     throw error;
   }
   if (settings.azureBlob.accountKey) redactor.addSecret(settings.azureBlob.accountKey);
+  // Passwords, keys and tokens handed to providers through the environment never appear in a message either.
+  for (const [name, value] of Object.entries(settings.env)) {
+    if (value && value.length >= 8 && /PASSWORD|PASSPHRASE|SECRET|TOKEN|KEY|CREDENTIAL|SAS/i.test(name) && !/(_FILE|_PATH|_URI|_ENDPOINT|_ID|_REGION|_PROFILE)$/i.test(name)) {
+      redactor.addSecret(value);
+    }
+  }
 
   const retry: RetryOptions = {
     retries: settings.retries,
