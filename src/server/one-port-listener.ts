@@ -82,6 +82,8 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
       handler,
     );
     h1.keepAliveTimeout = limits.idleTimeoutMs;
+    // A client that stops reading its response (or sending mid-request) holds nothing for longer.
+    h1.setTimeout(limits.requestTimeoutMs);
     h2 = http2.createServer({ settings: h2Settings, maxSessionInvalidFrames: 100 }, handler);
     const h1Server = h1;
     const h2Server = h2;
