@@ -55,6 +55,8 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
       cert: options.tls.cert,
       key: options.tls.key,
       allowHTTP1: true,
+      // A client that stalls in the TLS handshake is held no longer than one stalling in its headers.
+      handshakeTimeout: limits.headersTimeoutMs,
       settings: h2Settings,
       maxSessionInvalidFrames: 100,
     });

@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import http2 from "node:http2";
 import https from "node:https";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
@@ -30,7 +31,7 @@ describe("TLS with ALPN on the one port", () => {
       "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
     ]);
     ca = await readFile(cert);
-    s = await startTestServer({ env: { TLS_CERT_FILE: cert, TLS_KEY_FILE: key } });
+    s = await startTestServer({ env: { TLS_CERT_FILE: cert, TLS_KEY_FILE: key, HEADERS_TIMEOUT_MS: "500" } });
   });
   after(async () => {
     await s.close();
@@ -67,6 +68,17 @@ describe("TLS with ALPN on the one port", () => {
     } finally {
       session.close();
     }
+  });
+
+  it("closes a connection that stalls before or in the TLS handshake", async () => {
+    const started = Date.now();
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(s.port, "127.0.0.1", () => socket.write(Buffer.from([0x16, 0x03, 0x01])));
+      socket.on("error", () => {});
+      socket.on("close", () => resolve());
+    });
+    const ms = Date.now() - started;
+    assert.ok(ms >= 400 && ms < 3000, `closed after ${ms} ms`);
   });
 
   it("serves gRPC over TLS", async () => {
