@@ -154,20 +154,29 @@ export function followAttempt(task: Task, status: AttemptStatus, options: Follow
     case "queued": {
       if (status.reason === undefined) return undefined;
       // The backend phrases why its attempt waits (no node yet, host capacity); said once.
+      if (lastLog(task).systemLogs.at(-1) === status.reason) return undefined;
       const next = clone(TaskSchema, task);
-      if (!addSystemLogOnce(lastLog(next), status.reason)) return undefined;
+      lastLog(next).systemLogs.push(status.reason);
       return { task: next, attemptOver: false, resubmit: false };
     }
     case "initializing":
       return undefined;
     case "running": {
+      const executors = status.executorLogs?.map(executorLog);
+      const current = lastLog(task);
+      const startTime = current.startTime || status.executorLogs?.[0]?.startTime || "";
+      // Polls repeat themselves; most find nothing new, and write nothing.
+      if (
+        task.state === State.RUNNING &&
+        startTime === current.startTime &&
+        (executors === undefined || sameExecutorLogs(current.logs, executors))
+      ) {
+        return undefined;
+      }
       const next = moveTo(task, State.RUNNING);
       const log = lastLog(next);
-      if (status.executorLogs !== undefined) {
-        log.logs = status.executorLogs.map(executorLog);
-        log.startTime ||= status.executorLogs[0]?.startTime ?? "";
-      }
-      if (task.state === State.RUNNING && sameLog(lastLog(task), log)) return undefined;
+      if (executors !== undefined) log.logs = executors;
+      log.startTime = startTime;
       return { task: next, attemptOver: false, resubmit: false };
     }
     case "ended":
@@ -234,12 +243,11 @@ function executorLog(result: ExecutorResult): ExecutorLog {
   });
 }
 
-function sameLog(a: TaskLog, b: TaskLog): boolean {
+function sameExecutorLogs(a: readonly ExecutorLog[], b: readonly ExecutorLog[]): boolean {
   return (
-    a.startTime === b.startTime &&
-    a.logs.length === b.logs.length &&
-    a.logs.every((log, i) => {
-      const other = b.logs[i];
+    a.length === b.length &&
+    a.every((log, i) => {
+      const other = b[i];
       return (
         other !== undefined &&
         log.exitCode === other.exitCode &&
