@@ -93,7 +93,7 @@ export function createRestHandler(options: RestHandlerOptions): (req: RestReques
       input: input as never,
       protocolName: "rest",
       requestMethod: httpMethod,
-      url: `http://${req.headers.host ?? "localhost"}${url}`,
+      url: absoluteUrl(req, url),
       requestHeader: requestHeaders(req),
       contextValues: contextValuesFor("rest"),
       signal: abort.signal,
@@ -154,6 +154,13 @@ function responseHeaders(req: RestRequest, from: Headers): Record<string, string
     out[name] = value;
   });
   return out;
+}
+
+/** The request's URL as interceptors see it for Connect calls: scheme, authority, path and query. */
+function absoluteUrl(req: RestRequest, pathAndQuery: string): string {
+  const encrypted = (req.socket as { encrypted?: boolean } | null)?.encrypted === true;
+  const authority = req.headers[":authority"] ?? req.headers.host ?? "localhost";
+  return `${encrypted ? "https" : "http"}://${String(authority)}${pathAndQuery}`;
 }
 
 function truncate(text: string): string {

@@ -13,6 +13,7 @@ import { startTestServer, type TestServer } from "../support/tes-test-server.js"
 
 interface Observed {
   procedure: string;
+  url: string;
   protocol: WireProtocol;
   probe: string | null;
 }
@@ -23,6 +24,7 @@ describe("one interceptor chain for REST, gRPC, gRPC-Web and Connect", () => {
   const probe: Interceptor = (next) => async (req) => {
     observed.push({
       procedure: `${req.service.typeName}/${req.method.name}`,
+      url: req.url,
       protocol: req.contextValues.get(wireProtocolKey),
       probe: req.header.get("x-probe"),
     });
@@ -84,6 +86,8 @@ describe("one interceptor chain for REST, gRPC, gRPC-Web and Connect", () => {
         ["ga4gh.tes.v1.TaskService/CreateTask", "grpc", "grpc-js"],
       ],
     );
+    assert.equal(observed[0]?.url, `${s.baseUrl}/ga4gh/tes/v1/tasks`);
+    for (const o of observed.slice(1)) assert.equal(o.url, `${s.baseUrl}/ga4gh.tes.v1.TaskService/CreateTask`);
     // The caller the interceptor set reached the handler: each task is stored under its owner.
     for (const [id, owner] of created) {
       const record = await s.store.get(id, ALL);
