@@ -15,23 +15,34 @@ export interface Azurite {
   /** "127.0.0.1:PORT" */
   host: string;
   port: number;
-  /** Account endpoint: http://127.0.0.1:PORT/devstoreaccount1 */
+  /** Account endpoint: http(s)://127.0.0.1:PORT/devstoreaccount1 */
   endpoint: string;
   stop(): Promise<void>;
+}
+
+export interface AzuriteOptions {
+  /** Serve HTTPS with this PEM certificate and key (see selfSignedCertificate in tls-certificate.ts). */
+  tls?: { certFile: string; keyFile: string };
+  /** Accept Entra ID bearer tokens (`--oauth basic`: issuer, audience and expiry checked, not the signature). Needs tls. */
+  oauth?: boolean;
 }
 
 /**
  * Starts Azurite's blob service on a free loopback port, with its data in a temp dir, and waits
  * until it answers. Fails (never skips) when Azurite cannot start.
  */
-export async function startAzurite(): Promise<Azurite> {
+export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
+  const extra = [
+    ...(options.tls ? ["--cert", options.tls.certFile, "--key", options.tls.keyFile] : []),
+    ...(options.oauth ? ["--oauth", "basic"] : []),
+  ];
   const data = await makeTempDir("azurite");
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const child = spawn(
       process.execPath,
-      [AZURITE_BLOB, "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--location", data.path, "--blobHost", "127.0.0.1", "--blobPort", String(port)],
+      [AZURITE_BLOB, "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--location", data.path, "--blobHost", "127.0.0.1", "--blobPort", String(port), ...extra],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     let stderr = "";
@@ -42,7 +53,8 @@ export async function startAzurite(): Promise<Azurite> {
         await kill(child);
         await data.remove();
       };
-      return { host: `127.0.0.1:${port}`, port, endpoint: `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`, stop };
+      const scheme = options.tls ? "https" : "http";
+      return { host: `127.0.0.1:${port}`, port, endpoint: `${scheme}://127.0.0.1:${port}/${AZURITE_ACCOUNT}`, stop };
     } catch (error) {
       lastError = error;
       await kill(child);
