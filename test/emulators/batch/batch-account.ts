@@ -1146,18 +1146,22 @@ export class BatchAccount {
       return pool.taskSlotsPerNode - used;
     };
     const remaining: TaskRecord[] = [];
+    const kept = new Set<TaskRecord>();
     const queue = job.queue;
     job.queue = remaining;
+    let open = nodes.filter((n) => freeSlots(n) > 0);
     for (let i = 0; i < queue.length; i += 1) {
       const task = queue[i] as TaskRecord;
-      if (task.state !== "active" || job.tasks.get(task.id.toLowerCase()) !== task || remaining.includes(task)) continue;
-      const node = runningInJob < maxParallel ? nodes.find((n) => freeSlots(n) >= task.requiredSlots) : undefined;
+      if (task.state !== "active" || job.tasks.get(task.id.toLowerCase()) !== task || kept.has(task)) continue;
+      const node = runningInJob < maxParallel && open.length > 0 ? open.find((n) => freeSlots(n) >= task.requiredSlots) : undefined;
       if (node === undefined) {
+        kept.add(task);
         remaining.push(task);
         continue;
       }
       runningInJob += 1;
       this.runTask(task, node);
+      if (freeSlots(node) <= 0) open = open.filter((n) => n !== node);
     }
   }
 

@@ -12,6 +12,8 @@ import { startBatchEmulator, type BatchEmulator } from "../../../test/emulators/
 import type { Attempt, AttemptStatus, ComputeBackend } from "../compute-backend.js";
 import { createAzureBatchBackend } from "./create-azure-batch-backend.js";
 import { chooseVmSize } from "./vm-size-catalog.js";
+import { autoScaleFormula, poolPlan } from "./batch-specs.js";
+import { evaluateFormula, parseFormula, type Sample } from "../../../test/emulators/batch/autoscale-formula.js";
 
 /**
  * How the backend uses Batch, observed at the emulator: bulk submissions, one list per job per poll,
@@ -204,6 +206,28 @@ describe("Azure Batch backend configuration and VM sizes", () => {
     assert.equal(named.ok && named.size.name, "Standard_D8s_v3");
     const tooSmall = chooseVmSize(DEFAULT_VM_SIZES, { cpuCores: 4, ramGb: 1, diskGb: 1, lowPriority: true }, "Standard_D2s_v3");
     assert.equal(tooSmall.ok, false);
+  });
+
+  test("the autoscale formula follows pending tasks, keeps a young pool at one node and scales an idle one to zero", () => {
+    const config = loadAzureBatchConfig({ AZURE_BATCH_ACCOUNT_URL: "https://acct.westeurope.batch.azure.com", AZURE_BATCH_MAX_NODES_PER_POOL: "5" });
+    const plan = poolPlan(config, DEFAULT_VM_SIZES[0]!, true);
+    const now = Date.parse("2026-01-01T12:00:00Z");
+    const run = (createdMinutesAgo: number, pending: number[]) => {
+      const series = (values: number[]): Sample[] => values.map((value, i) => ({ atMs: now - (values.length - 1 - i) * 30_000, value }));
+      const statements = parseFormula(autoScaleFormula(config, plan, new Date(now - createdMinutesAgo * 60_000)));
+      return evaluateFormula(statements, {
+        nowMs: now,
+        sampleIntervalMs: 30_000,
+        series: { $ActiveTasks: series(pending), $RunningTasks: series(pending.map(() => 0)), $PendingTasks: series(pending), $SucceededTasks: [], $FailedTasks: [] },
+        numbers: { $CurrentDedicatedNodes: 0, $CurrentLowPriorityNodes: 0, $PreemptedNodeCount: 0, $UsableNodeCount: 0 },
+      });
+    };
+    assert.equal(run(0, []).targetLowPriorityNodes, 1);
+    assert.equal(run(1, [0, 0]).targetLowPriorityNodes, 1);
+    assert.equal(run(30, [2, 9, 3]).targetLowPriorityNodes, 5);
+    assert.equal(run(30, [0, 0, 0, 0, 0, 0]).targetLowPriorityNodes, 0);
+    assert.equal(run(30, [0, 0, 0, 0, 0, 0]).targetDedicatedNodes, 0);
+    assert.equal(run(30, [1]).nodeDeallocationOption, "taskcompletion");
   });
 
   test("bad settings fail with the variable named and no secret echoed", () => {

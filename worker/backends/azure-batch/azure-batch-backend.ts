@@ -55,6 +55,7 @@ export class AzureBatchBackend implements ComputeBackend {
   private readonly gate: BatchCallGate;
   /** Pools (and their jobs) this process has seen exist. */
   private readonly readyPools = new Set<string>();
+  private readonly creatingPools = new Map<string, Promise<string | undefined>>();
   /** Results read back, kept until release. */
   private readonly results = new Map<string, AttemptResult>();
   /** Handles this process cancelled: their end is "canceled" whatever the node managed to write. */
@@ -118,6 +119,16 @@ export class AzureBatchBackend implements ComputeBackend {
   /** Creates the pool and its job when missing; answers a reason when quota blocks them. */
   private async ensurePool(plan: PoolPlan): Promise<string | undefined> {
     if (this.readyPools.has(plan.id)) return undefined;
+    // Concurrent submits for one pool share a single creation.
+    let creating = this.creatingPools.get(plan.id);
+    if (creating === undefined) {
+      creating = this.createPool(plan).finally(() => this.creatingPools.delete(plan.id));
+      this.creatingPools.set(plan.id, creating);
+    }
+    return creating;
+  }
+
+  private async createPool(plan: PoolPlan): Promise<string | undefined> {
     try {
       await this.gate.call(() => this.client.pool.add(poolAddParameter(this.config, plan)));
     } catch (err) {

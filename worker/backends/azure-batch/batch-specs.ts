@@ -27,30 +27,33 @@ export function poolPlan(config: AzureBatchConfig, vmSize: VmSize, lowPriority: 
 
 /**
  * Scales on pending tasks (active + running), down to zero when idle, one task per node: the largest
- * pending count over the window, or one node while the pool is too new to have samples (shared/notes/
- * AZURE-BATCH.md §5 "Scale-to-zero formula"). taskcompletion lets running tasks finish on shrink.
+ * pending count over the window (shared/notes/AZURE-BATCH.md §5 "Scale-to-zero formula"). A pool
+ * younger than the window keeps at least one node, so it does not shrink on the samples taken before
+ * its first tasks arrived (as ga4gh-tes's start-up guard does). taskcompletion lets running tasks
+ * finish when the pool shrinks.
  */
-export function autoScaleFormula(config: AzureBatchConfig, plan: PoolPlan): string {
-  const window = `TimeInterval_Second * ${config.autoScaleWindowSeconds}`;
+export function autoScaleFormula(config: AzureBatchConfig, plan: PoolPlan, createdAt: Date): string {
   const target = plan.lowPriority ? "$TargetLowPriorityNodes" : "$TargetDedicatedNodes";
   const other = plan.lowPriority ? "$TargetDedicatedNodes" : "$TargetLowPriorityNodes";
   return [
-    `span = ${window};`,
-    `pending = $PendingTasks.GetSamplePercent(span) < 1 ? 1 : max($PendingTasks.GetSample(span));`,
+    `span = TimeInterval_Second * ${config.autoScaleWindowSeconds};`,
+    `young = time() - time("${createdAt.toISOString()}") < span;`,
+    `seen = $PendingTasks.GetSamplePercent(span) < 1 ? 0 : max($PendingTasks.GetSample(span));`,
+    `pending = young ? max(1, seen) : seen;`,
     `${target} = min(${config.maxNodesPerPool}, pending);`,
     `${other} = 0;`,
     `$NodeDeallocationOption = taskcompletion;`,
   ].join("\n");
 }
 
-export function poolAddParameter(config: AzureBatchConfig, plan: PoolPlan): BatchServiceModels.PoolAddParameter {
+export function poolAddParameter(config: AzureBatchConfig, plan: PoolPlan, createdAt = new Date()): BatchServiceModels.PoolAddParameter {
   const pool: BatchServiceModels.PoolAddParameter = {
     id: plan.id,
     displayName: `TES ${plan.vmSize.name} ${plan.lowPriority ? "low-priority" : "dedicated"}`,
     vmSize: plan.vmSize.name,
     virtualMachineConfiguration: { imageReference: config.image, nodeAgentSKUId: config.nodeAgentSkuId },
     enableAutoScale: true,
-    autoScaleFormula: autoScaleFormula(config, plan),
+    autoScaleFormula: autoScaleFormula(config, plan, createdAt),
     autoScaleEvaluationInterval: config.autoScaleEvaluationInterval,
     taskSlotsPerNode: 1,
     metadata: [{ name: "tes-pool", value: "1" }],
