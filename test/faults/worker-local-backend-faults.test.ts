@@ -8,34 +8,39 @@ import { create } from "@bufbuild/protobuf";
 import { randomUUID } from "node:crypto";
 import { ExecutorSchema, OutputSchema, State } from "../../src/gen/ga4gh/tes/v1/tes_pb.js";
 import { BullMqTaskQueue } from "../../src/queue/bullmq-task-queue.js";
-import { redisAddressFromUrl } from "../../src/redis/redis-address.js";
+import { Redis } from "ioredis";
+import { findOnPath, startEmbeddedRedis, type EmbeddedRedis } from "../../src/redis/embedded-redis-server.js";
 import { SqliteTaskStore } from "../../src/store/sqlite/sqlite-task-store.js";
 import { isTerminal } from "../../src/store/task-states.js";
-import { queuedTask, removeQueues, TEST_REDIS_URL, uniquePrefix, waitForTask } from "../worker-support/harness.js";
+import { queuedTask, uniquePrefix, waitForTask } from "../worker-support/harness.js";
 import { WorkerProcess } from "../worker-support/worker-processes.js";
 
 /**
  * The real thing: worker processes with the local backend (bwrap sandboxes). A worker killed with
  * SIGKILL while its task's executor runs takes its sandbox with it; another worker finds the
  * attempt orphaned, retries it as a new attempt, and the task completes once, with both attempts
- * in its logs and no process of the first attempt left behind.
+ * in its logs and no process of the first attempt left behind. Redis emptied while tasks run
+ * loses none of them. A private redis-server keeps FLUSHALL from hurting other tests.
  */
 describe("worker pool faults with the local backend (real worker processes, bwrap)", () => {
   let dir: string;
   let store: SqliteTaskStore;
   let queue: BullMqTaskQueue;
   let env: Record<string, string>;
+  let redis: EmbeddedRedis;
   const workers: WorkerProcess[] = [];
-  const connection = redisAddressFromUrl(new URL(TEST_REDIS_URL)).options;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "tes-local-faults-"));
+    const executable = await findOnPath("redis-server", process.env.PATH);
+    assert.ok(executable !== undefined, "these tests need redis-server on PATH (Debian redis-server)");
+    redis = await startEmbeddedRedis({ executable, dataDir: join(dir, "private-redis"), startTimeoutMs: 10_000 });
     env = {
       TES_DATA_DIR: join(dir, "data"),
       TES_BACKEND: "local",
       TES_CONTAINER_RUNTIME: "bwrap",
       TES_ALLOWED_DIRS: join(dir, "outputs"),
-      REDIS_URL: TEST_REDIS_URL,
+      REDIS_URL: `redis://127.0.0.1:${redis.address.options.port}`,
       QUEUE_PREFIX: uniquePrefix("local-faults"),
       WORKER_POLL_INTERVAL_MS: "100",
       WORKER_SWEEP_INTERVAL_MS: "500",
@@ -44,14 +49,14 @@ describe("worker pool faults with the local backend (real worker processes, bwra
     };
     store = new SqliteTaskStore({ path: join(dir, "data", "tes.sqlite"), busyTimeoutInMs: 10_000 });
     await store.migrate();
-    queue = new BullMqTaskQueue({ connection, prefix: env.QUEUE_PREFIX! });
+    queue = new BullMqTaskQueue({ connection: redis.address.options, prefix: env.QUEUE_PREFIX! });
   });
 
   after(async () => {
     await Promise.all(workers.map((worker) => worker.kill()));
     await queue.close();
-    await removeQueues(connection, env.QUEUE_PREFIX!);
     await store.close();
+    await redis.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -85,6 +90,30 @@ describe("worker pool faults with the local backend (real worker processes, bwra
     assert.equal(done.task.logs[1]!.logs[0]!.exitCode, 0);
     assert.equal((await readFile(join(dir, "outputs", "result.txt"), "utf8")).trim(), marker);
     assert.deepEqual(await processesMentioning(marker), []);
+    await Promise.all(workers.splice(0).map((worker) => worker.stop()));
+  });
+
+  test("Redis losing everything while tasks run: every task still completes, each in one attempt", async () => {
+    workers.push(await WorkerProcess.start(env));
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const task = queuedTask();
+      task.executors = [create(ExecutorSchema, { image: "alpine:3", command: ["sh", "-c", `sleep 1; echo task ${i}`] })];
+      await store.insert(task, "");
+      await queue.enqueueSubmit(task.id);
+      ids.push(task.id);
+    }
+    await waitForTask(store, ids[0]!, (r) => r.task.state === State.RUNNING, 20_000);
+    const admin = new Redis({ ...redis.address.options, maxRetriesPerRequest: 1 });
+    await admin.flushall();
+    admin.disconnect();
+
+    for (const [i, id] of ids.entries()) {
+      const done = await waitForTask(store, id, (r) => isTerminal(r.task.state), 60_000);
+      assert.equal(State[done.task.state], "COMPLETE", done.task.logs.flatMap((log) => log.systemLogs).join("; "));
+      assert.equal(done.task.logs.length, 1, "one attempt");
+      assert.deepEqual(done.task.logs[0]!.logs.map((e) => [e.exitCode, e.stdout]), [[0, `task ${i}\n`]]);
+    }
   });
 });
 
