@@ -78,6 +78,10 @@ export class PostgresTaskStore implements TaskStore {
   private readonly pool: pg.Pool;
 
   constructor(private readonly options: PostgresTaskStoreOptions) {
+    // The schema goes into a startup option and a CREATE SCHEMA: only a plain identifier is safe there.
+    if (options.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema)) {
+      throw new Error(`the task store schema must be a plain lowercase identifier, got "${options.schema}"`);
+    }
     const startupOptions = options.schema === undefined ? undefined : `-c search_path=${options.schema}`;
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
