@@ -18,13 +18,31 @@ export async function runPollCycle(context: WorkerContext): Promise<number> {
   const records = (
     await context.store.findStale(FOLLOWED_STATES, new Date(Date.now() + FUTURE_MS), config.pollMaxTasks)
   ).filter((record) => record.backendHandle !== "");
+  let failures = 0;
   for (let start = 0; start < records.length; start += config.pollBatchSize) {
     const batch = records.slice(start, start + config.pollBatchSize);
-    const statuses = await context.backend.poll(batch.map((record) => record.backendHandle));
-    if (statuses.length !== batch.length) {
-      throw new Error(`the backend answered ${statuses.length} statuses for ${batch.length} handles`);
+    // One batch or one task that fails (a backend hiccup, a store error) must not stop the others.
+    try {
+      const statuses = await context.backend.poll(batch.map((record) => record.backendHandle));
+      if (statuses.length !== batch.length) {
+        throw new Error(`the backend answered ${statuses.length} statuses for ${batch.length} handles`);
+      }
+      const applied = await Promise.allSettled(
+        batch.map((record, i) => applyStatus(context, record, statuses[i] as AttemptStatus)),
+      );
+      applied.forEach((outcome, i) => {
+        if (outcome.status === "rejected") {
+          failures++;
+          context.logger.warn({ err: outcome.reason, taskId: batch[i]?.task.id }, "cannot record a polled status");
+        }
+      });
+    } catch (error) {
+      failures += batch.length;
+      context.logger.warn({ err: error, handles: batch.length }, "cannot poll the backend");
     }
-    await Promise.all(batch.map((record, i) => applyStatus(context, record, statuses[i] as AttemptStatus)));
+  }
+  if (failures > 0 && failures === records.length) {
+    throw new Error(`no status of the ${records.length} polled attempts could be recorded`);
   }
   return records.length;
 }
