@@ -8,6 +8,7 @@ import { startHttpTestServer, type HttpTestServer } from "./support/http-test-se
 import { assertBoundedMemory } from "./support/memory-bound.js";
 import { runCli } from "./support/run-cli.js";
 import { makeTempDir } from "./support/temp-dir.js";
+import { selfSignedCertificate } from "./support/tls-certificate.js";
 
 const FAST_RETRIES = { FILETRANSFER_RETRY_DELAY_MS: "10" };
 const TOKEN = "sv2024sigQmFkU2VjcmV0VG9rZW4";
@@ -231,6 +232,32 @@ describe("HTTP(S): a local HTTP server on loopback", () => {
     await slow.close();
     assert.equal(run.code, 0, run.stderr);
     assert.equal(slow.maxInFlight(), 3);
+  });
+
+  it("works over HTTPS, and refuses a redirect from https down to http", async () => {
+    const certDir = await makeTempDir("https-cert");
+    const tls = await selfSignedCertificate(certDir.path);
+    const secure = await startHttpTestServer({
+      tls,
+      objects: { "/secure.txt": { data: Buffer.from("over tls\n"), md5: true } },
+      redirectTo: { "/downgrade.txt": `${server.origin}/inputs/a.txt` },
+    });
+    const root = await makeTempDir("https");
+    try {
+      const run = await runCli(
+        "download",
+        { root: root.path, inputs: [{ url: `${secure.origin}/secure.txt`, path: "/s.txt" }, { url: `${secure.origin}/downgrade.txt`, path: "/d.txt" }] },
+        work.path,
+        { env: { ...FAST_RETRIES, NODE_EXTRA_CA_CERTS: tls.certFile } },
+      );
+      assert.equal(await readFile(path.join(root.path, "s.txt"), "utf8"), "over tls\n");
+      assert.equal(run.report?.files[0]?.error, undefined);
+      assert.equal(run.report?.files[1]?.error, `GET ${secure.origin}/downgrade.txt: refused a redirect from https to http`);
+    } finally {
+      await secure.close();
+      await root.remove();
+      await certDir.remove();
+    }
   });
 
   it("moves a 1 GiB file down and back up with a small, fixed memory footprint", async () => {

@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { generatedMd5, generatedStream } from "./generated-data.js";
 
@@ -22,6 +24,10 @@ export interface HttpTestServerOptions {
   token?: string;
   /** Paths whose first GET has its connection cut after this many body bytes. */
   cutOnce?: Record<string, number>;
+  /** Serve HTTPS with this PEM certificate and key (tls-certificate.ts). */
+  tls?: { certFile: string; keyFile: string };
+  /** Paths answered with a 302 to this absolute URL. */
+  redirectTo?: Record<string, string>;
   /** Paths answered 503 this many times before they are served. */
   failFirst?: Record<string, number>;
   /** Wait this long before answering each GET, to hold requests in flight. */
@@ -29,7 +35,7 @@ export interface HttpTestServerOptions {
 }
 
 export interface HttpTestServer {
-  /** "http://127.0.0.1:PORT" */
+  /** "http://127.0.0.1:PORT" (https with `tls`) */
   origin: string;
   /** GETs and PUTs seen: "GET /a.txt bytes=100-" */
   requests: string[];
@@ -67,7 +73,7 @@ export async function startHttpTestServer(options: HttpTestServerOptions = {}): 
     return md5;
   };
 
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     res.once("close", () => inFlight--);
@@ -84,6 +90,11 @@ export async function startHttpTestServer(options: HttpTestServerOptions = {}): 
       }
       if (options.token !== undefined && url.searchParams.get("sig") !== options.token) {
         res.writeHead(403, { "content-type": "text/plain" }).end("signature mismatch");
+        return;
+      }
+      const target = options.redirectTo?.[url.pathname];
+      if (target !== undefined) {
+        res.writeHead(302, { location: target }).end();
         return;
       }
       const redirect = /^\/redirect\/(\d+)(\/.*)$/.exec(url.pathname);
@@ -162,11 +173,14 @@ export async function startHttpTestServer(options: HttpTestServerOptions = {}): 
       if (!res.headersSent) res.writeHead(500).end(String(error));
       else res.destroy();
     });
-  });
+  };
+  const server = options.tls
+    ? https.createServer({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) }, handler)
+    : http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    origin: `http://127.0.0.1:${port}`,
+    origin: `${options.tls ? "https" : "http"}://127.0.0.1:${port}`,
     requests,
     requestTimes,
     uploads,
