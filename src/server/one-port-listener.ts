@@ -89,7 +89,7 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
     h2 = http2.createServer({ settings: h2Settings, maxSessionInvalidFrames: 100 }, handler);
     const h1Server = h1;
     const h2Server = h2;
-    front = net.createServer((socket) => {
+    front = net.createServer({ noDelay: true }, (socket) => {
       track(socket);
       sniff(socket, limits.headersTimeoutMs, (isH2) => {
         if (isH2) {
