@@ -64,6 +64,16 @@ export class RouteTable {
   private readonly routes: HttpRoute[];
 
   constructor(routes: readonly HttpRoute[]) {
+    const seen = new Map<string, HttpRoute>();
+    for (const route of routes) {
+      // Variables are compared by position only: /tasks/{id} and /tasks/{name} are the same route.
+      const key = `${route.httpMethod} ${route.template.source.replace(/\{[^}]*\}/g, "{}")}`;
+      const other = seen.get(key);
+      if (other !== undefined) {
+        throw new Error(`google.api.http: ${key} is bound to both ${other.method.parent.typeName}.${other.method.name} and ${route.method.parent.typeName}.${route.method.name}`);
+      }
+      seen.set(key, route);
+    }
     this.routes = [...routes].sort((a, b) => compareSpecificity(a.template, b.template));
   }
 

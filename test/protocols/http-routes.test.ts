@@ -61,6 +61,13 @@ describe("REST routes from google.api.http", () => {
     assert.equal(table.match("HEAD", "/v1/service-info").kind, "found");
   });
 
+  it("refuses two methods bound to the same method and path at start-up", () => {
+    assert.throws(
+      () => new RouteTable([route("GET", "/tasks/{id}", TaskService.method.getTask), route("GET", "/tasks/{name}", TaskService.method.getServiceInfo)]),
+      /GET \/tasks\/\{\} is bound to both ga4gh\.tes\.v1\.TaskService\.GetTask and ga4gh\.tes\.v1\.TaskService\.GetServiceInfo/,
+    );
+  });
+
   it("refuses templates it cannot serve at start-up, naming them", () => {
     assert.throws(() => parsePathTemplate("/v1/{name=tasks/**}"), /unsupported google\.api\.http path template "\/v1\/\{name=tasks\/\*\*\}"/);
     assert.throws(() => parsePathTemplate("v1/tasks"), /must start with \//);
