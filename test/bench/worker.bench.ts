@@ -61,7 +61,7 @@ export const bench: BenchFunction = async ({ log }) => {
       TES_CONTAINER_RUNTIME: "bwrap",
       REDIS_URL: TEST_REDIS_URL,
       QUEUE_PREFIX: prefix,
-    });
+    }, "cli");
     try {
       log(`creating ${count} tasks for a worker process (local backend, bwrap)`);
       const started = performance.now();

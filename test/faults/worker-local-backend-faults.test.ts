@@ -61,7 +61,7 @@ describe("worker pool faults with the local backend (real worker processes, bwra
   });
 
   test("a worker killed mid-executor: the attempt is retried elsewhere, the task completes, nothing is left running", async () => {
-    const first = await WorkerProcess.start(env);
+    const first = await WorkerProcess.start(env, "cli");
     workers.push(first);
     const marker = `tes-fault-${randomUUID()}`;
     const task = queuedTask();
@@ -81,7 +81,7 @@ describe("worker pool faults with the local backend (real worker processes, bwra
     // The sandbox dies with its worker (bwrap --die-with-parent).
     await waitUntil(async () => (await processesMentioning(marker)).length === 0, 5000);
 
-    workers.push(await WorkerProcess.start(env));
+    workers.push(await WorkerProcess.start(env, "cli"));
     const done = await waitForTask(store, task.id, (r) => isTerminal(r.task.state), 30_000);
     assert.equal(State[done.task.state], "COMPLETE", done.task.logs.flatMap((log) => log.systemLogs).join("; "));
     assert.equal(done.task.logs.length, 2, "the interrupted attempt and its retry");
@@ -94,7 +94,7 @@ describe("worker pool faults with the local backend (real worker processes, bwra
   });
 
   test("Redis losing everything while tasks run: every task still completes, each in one attempt", async () => {
-    workers.push(await WorkerProcess.start(env));
+    workers.push(await WorkerProcess.start(env, "cli"));
     const ids: string[] = [];
     for (let i = 0; i < 8; i++) {
       const task = queuedTask();

@@ -1,16 +1,30 @@
 /**
- * A worker process for the fault tests: `node --import tsx test/worker-support/worker-process.ts`
- * with the worker's settings in the environment. SCRIPTED_BACKEND_DIR set: the scripted backend
- * over that directory; else the backend TES_BACKEND names. Prints "ready" once it takes jobs, and
- * closes cleanly on SIGTERM (the tests also SIGKILL it).
+ * A worker process with the scripted backend, for the fault tests:
+ * `node --import tsx test/worker-support/worker-process.ts`, with the worker's settings and
+ * SCRIPTED_BACKEND_DIR in the environment. It is composed the way src/app.ts composes a worker,
+ * except for the backend (the local backend's own fault tests run `src/cli.ts worker` itself).
+ * Prints "ready" once it takes jobs, and closes cleanly on SIGTERM; the tests also SIGKILL it.
  */
-import { startWorkerFromEnv } from "../../worker/start-worker.js";
+import { loadStoreConfig } from "../../src/config/store.js";
+import { loadWorkerConfig } from "../../src/config/worker.js";
+import { resolveRedis } from "../../src/redis/resolve-redis.js";
+import { openTaskStore } from "../../src/store/open-task-store.js";
+import { startWorkerPool } from "../../worker/worker-pool.js";
 import { ScriptedBackend } from "./scripted-backend.js";
 
-const scriptedDir = process.env.SCRIPTED_BACKEND_DIR;
-const backend = scriptedDir === undefined ? undefined : await ScriptedBackend.create(scriptedDir);
-const worker = await startWorkerFromEnv(process.env, backend === undefined ? {} : { backend });
+const backendDir = process.env.SCRIPTED_BACKEND_DIR;
+if (backendDir === undefined) throw new Error("SCRIPTED_BACKEND_DIR must be set");
+const config = loadWorkerConfig(process.env);
+const redis = await resolveRedis(config.queue);
+const store = await openTaskStore(loadStoreConfig(process.env));
+const backend = await ScriptedBackend.create(backendDir);
+const pool = await startWorkerPool({ store, connection: redis.address.options, backend, config });
 process.stdout.write("ready\n");
 process.once("SIGTERM", () => {
-  void worker.close().then(() => process.exit(0));
+  void (async () => {
+    await pool.close();
+    await store.close();
+    await redis.close();
+    process.exit(0);
+  })();
 });

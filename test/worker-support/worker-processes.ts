@@ -1,7 +1,15 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-const SCRIPT = fileURLToPath(new URL("./worker-process.ts", import.meta.url));
+const SCRIPTED_WORKER = fileURLToPath(new URL("./worker-process.ts", import.meta.url));
+const CLI = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
+
+/**
+ * "scripted": a worker with the scripted backend (worker-process.ts), ready when it prints "ready".
+ * "cli": the real `tes worker` (src/cli.ts), the backend TES_BACKEND names, ready when it logs that
+ * the pool started.
+ */
+export type WorkerKind = "scripted" | "cli";
 
 /** A worker running in its own OS process, as in production. */
 export class WorkerProcess {
@@ -10,8 +18,10 @@ export class WorkerProcess {
     readonly output: { text: string },
   ) {}
 
-  static async start(env: Record<string, string>, timeoutMs = 20_000): Promise<WorkerProcess> {
-    const child = spawn(process.execPath, ["--import", "tsx", SCRIPT], {
+  static async start(env: Record<string, string>, kind: WorkerKind = "scripted", timeoutMs = 20_000): Promise<WorkerProcess> {
+    const args = kind === "cli" ? ["--import", "tsx", CLI, "worker"] : ["--import", "tsx", SCRIPTED_WORKER];
+    const ready = kind === "cli" ? '"msg":"worker pool started"' : "ready\n";
+    const child = spawn(process.execPath, args, {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -24,7 +34,7 @@ export class WorkerProcess {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`worker not ready in ${timeoutMs} ms:\n${output.text}`)), timeoutMs);
       const check = (): void => {
-        if (output.text.includes("ready\n")) {
+        if (output.text.includes(ready)) {
           clearTimeout(timer);
           resolve();
         }
