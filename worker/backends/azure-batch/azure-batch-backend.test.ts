@@ -10,6 +10,7 @@ import { ConfigError } from "../../../src/config/env-reader.js";
 import { DEFAULT_VM_SIZES, loadAzureBatchConfig } from "../../../src/config/azure-batch.js";
 import { startBatchEmulator, type BatchEmulator } from "../../../test/emulators/batch/batch-emulator.js";
 import type { Attempt, AttemptStatus, ComputeBackend } from "../compute-backend.js";
+import type { AzureBatchBackend } from "./azure-batch-backend.js";
 import { createAzureBatchBackend } from "./create-azure-batch-backend.js";
 import { chooseVmSize } from "./vm-size-catalog.js";
 import { autoScaleFormula, poolPlan } from "./batch-specs.js";
@@ -196,6 +197,40 @@ describe("Azure Batch backend against the Batch emulator", () => {
     assert.equal(unknown?.kind, "rejected");
     assert.match(unknown?.kind === "rejected" ? unknown.reason : "", /Standard_X99/);
   });
+  test("a pool whose job holds no task for AZURE_BATCH_POOL_IDLE_MS is deleted with its job, and made again when needed", async () => {
+    const idle = (await createAzureBatchBackend({
+      AZURE_BATCH_ACCOUNT_URL: emulator.url,
+      AZURE_BATCH_ACCOUNT_NAME: emulator.accountName,
+      AZURE_BATCH_ACCOUNT_KEY: emulator.accountKey,
+      AZURE_BATCH_RUNNER: nodeProgram,
+      AZURE_BATCH_POOL_IDLE_MS: "0",
+      AZURE_BATCH_LIST_INTERVAL_MS: "0",
+    })) as AzureBatchBackend;
+    try {
+      const [handle] = await submitted(idle, [attempt({ vmSize: "Standard_D16s_v3" })]);
+      const poolId = (handle ?? "").split("/")[0] ?? "";
+      await until(idle, [handle ?? ""], ended);
+      // Runs last: it also deletes the idle pools the earlier tests left.
+      assert.ok(!(await idle.sweepIdlePools()).includes(poolId), "a pool with an unreleased task is not idle");
+      await idle.release([handle ?? ""]);
+      assert.ok((await idle.sweepIdlePools()).includes(poolId));
+      await waitGone(poolId);
+      const [again] = await submitted(idle, [attempt({ vmSize: "Standard_D16s_v3" })]);
+      const [status] = await until(idle, [again ?? ""], ended);
+      assert.equal(status?.phase === "ended" ? status.result.outcome : status?.phase, "complete");
+      await idle.release([again ?? ""]);
+    } finally {
+      await idle.close();
+    }
+  });
+
+  async function waitGone(poolId: string): Promise<void> {
+    const deadline = Date.now() + 5000;
+    while (emulator.account.pools.has(poolId.toLowerCase()) || emulator.account.jobs.has(poolId.toLowerCase())) {
+      if (Date.now() > deadline) assert.fail(`pool ${poolId} was not deleted`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 });
 
 describe("Azure Batch backend configuration and VM sizes", () => {

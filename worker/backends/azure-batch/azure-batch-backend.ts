@@ -133,6 +133,7 @@ export class AzureBatchBackend implements ComputeBackend {
       await this.gate.call(() => this.client.pool.add(poolAddParameter(this.config, plan)));
     } catch (err) {
       if (codeOf(err) === "PoolQuotaReached") return `the Batch account's pool quota is reached; a ${plan.vmSize.name} pool cannot be created yet`;
+      if (codeOf(err) === "PoolBeingDeleted") return `the idle pool ${plan.id} is being deleted; the task waits for it to go and will be submitted again`;
       if (codeOf(err) !== "PoolExists") throw err;
     }
     try {
@@ -223,6 +224,7 @@ export class AzureBatchBackend implements ComputeBackend {
   // ---------------------------------------------------------------- poll
 
   async poll(handles: readonly string[], _options?: CallOptions): Promise<AttemptStatus[]> {
+    this.maybeSweepIdlePools();
     const statuses: (AttemptStatus | undefined)[] = handles.map(() => undefined);
     const byJob = new Map<string, { index: number; handle: string; taskId: string }[]>();
     handles.forEach((handle, index) => {
@@ -408,6 +410,68 @@ export class AzureBatchBackend implements ComputeBackend {
     return { outcome: "system_error", ...times, executors: [], outputs: [], systemLogs: [why] };
   }
 
+  // ---------------------------------------------------------------- idle pools
+
+  /** When each of our pools was first seen idle (no task at all in its job), by this process. */
+  private readonly idleSince = new Map<string, number>();
+  private lastSweepAt = Date.now();
+  private sweeping: Promise<void> | undefined;
+
+  /** Idle pools are looked for at most every quarter of AZURE_BATCH_POOL_IDLE_MS, beside the polls. */
+  private maybeSweepIdlePools(): void {
+    const every = Math.max(1000, this.config.poolIdleMs / 4);
+    if (this.sweeping !== undefined || Date.now() - this.lastSweepAt < every) return;
+    this.lastSweepAt = Date.now();
+    this.sweeping = this.sweepIdlePools()
+      .then(() => undefined, () => undefined)
+      .finally(() => {
+        this.sweeping = undefined;
+      });
+  }
+
+  /**
+   * Deletes the job and pool of a pool of ours whose job has held no task at all (every attempt
+   * released) for AZURE_BATCH_POOL_IDLE_MS. Costs one Pool List plus one task count per pool.
+   */
+  async sweepIdlePools(): Promise<string[]> {
+    const deleted: string[] = [];
+    const prefix = `${this.config.poolPrefix}-`;
+    const pools = await this.gate.call(() =>
+      this.client.pool.list({ poolListOptions: { filter: `startswith(id,'${prefix}')`, select: "id,state" } }),
+    );
+    const now = Date.now();
+    for (const pool of pools) {
+      const id = pool.id ?? "";
+      if (lower(pool.state) !== "active" || this.creatingPools.has(id)) continue;
+      let counts: BatchServiceModels.TaskCounts | undefined;
+      try {
+        counts = (await this.gate.call(() => this.client.job.getTaskCounts(id))).taskCounts;
+      } catch (err) {
+        if (codeOf(err) !== "JobNotFound") throw err;
+      }
+      const busy = counts !== undefined && counts.active + counts.running + counts.completed > 0;
+      if (busy) {
+        this.idleSince.delete(id);
+        continue;
+      }
+      const since = this.idleSince.get(id) ?? now;
+      this.idleSince.set(id, since);
+      if (now - since < this.config.poolIdleMs) continue;
+      this.readyPools.delete(id);
+      this.views.delete(id);
+      this.idleSince.delete(id);
+      // §7: pool and job go together, ignoring "already gone".
+      await this.gate.call(() => this.client.job.deleteMethod(id)).catch((err: unknown) => {
+        if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
+      });
+      await this.gate.call(() => this.client.pool.deleteMethod(id)).catch((err: unknown) => {
+        if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
+      });
+      deleted.push(id);
+    }
+    return deleted;
+  }
+
   // ---------------------------------------------------------------- cancel, release
 
   async cancel(handles: readonly string[], _options?: CallOptions): Promise<void> {
@@ -445,6 +509,7 @@ export class AzureBatchBackend implements ComputeBackend {
   }
 
   async close(): Promise<void> {
+    await this.sweeping;
     this.readyPools.clear();
   }
 }
