@@ -8,6 +8,7 @@ import { callerKey, type Caller } from "./caller.js";
 import { callerFromClaims } from "./caller-from-claims.js";
 import { IssuerKeys } from "./issuer-keys.js";
 import { TokenVerifier } from "./token-verifier.js";
+import { VerifiedTokenCache } from "./verified-token-cache.js";
 import { ownedBy } from "../store/task-store.js";
 
 /**
@@ -52,6 +53,18 @@ export function createAuthentication(config: AuthConfig, options: Authentication
     onRefreshError: (error) => logger?.warn({ err: describe(error) }, "re-reading the OIDC issuer's keys failed; the known keys stay in use"),
   });
   const verifier = new TokenVerifier(oidc, keys);
+  const cache = new VerifiedTokenCache(oidc.tokenCacheSeconds * 1000, oidc.tokenCacheSize);
+  const authenticate = async (token: string): Promise<Caller> => {
+    if (!cache.enabled) return callerFromClaims(await verifier.verify(token), oidc);
+    const key = VerifiedTokenCache.keyOf(token);
+    const known = cache.get(key);
+    if (known !== undefined) return known;
+    const claims = await verifier.verify(token);
+    const caller = callerFromClaims(claims, oidc);
+    // verify() required exp, so it is a number here.
+    cache.set(key, caller, ((claims.payload.exp ?? 0) + oidc.clockSkewSeconds) * 1000);
+    return caller;
+  };
   const publicProcedures = new Set(config.publicProcedures);
 
   const interceptor: Interceptor = (next) => async (req) => {
@@ -65,7 +78,7 @@ export function createAuthentication(config: AuthConfig, options: Authentication
       } else if (bearer.kind === "malformed") {
         throw new AuthRejection("invalid", "malformed");
       } else {
-        caller = callerFromClaims(await verifier.verify(bearer.token), oidc);
+        caller = await authenticate(bearer.token);
       }
       req.contextValues.set(callerKey, caller);
     } catch (error) {

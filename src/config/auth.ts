@@ -56,6 +56,14 @@ export interface OidcConfig {
   readonly keysRefreshCooldownSeconds: number;
   /** OIDC_FETCH_TIMEOUT_MS: the longest wait for the discovery document or the keys. Default 5000. */
   readonly fetchTimeoutMs: number;
+  /**
+   * OIDC_TOKEN_CACHE_SECONDS: how long a verified token's caller is remembered (by the token's
+   * SHA-256), never past the token's expiry. Default 60; 0 verifies every call. Tokens of a key
+   * the issuer retires keep working at most this long.
+   */
+  readonly tokenCacheSeconds: number;
+  /** OIDC_TOKEN_CACHE_SIZE: the most tokens remembered at once. Default 10000. */
+  readonly tokenCacheSize: number;
 }
 
 /** JWS algorithms that use a public key; the only ones a resource server can verify safely. */
@@ -146,6 +154,8 @@ export function loadAuthConfig(env: Env): AuthConfig {
       keysMaxAgeSeconds: read.integer("OIDC_KEYS_MAX_AGE_SECONDS", 3600, { min: 60, max: 7 * 24 * 3600 }),
       keysRefreshCooldownSeconds: read.number("OIDC_KEYS_REFRESH_COOLDOWN_SECONDS", 300, { min: 0, max: 24 * 3600 }),
       fetchTimeoutMs: read.integer("OIDC_FETCH_TIMEOUT_MS", 5000, { min: 100, max: 60_000 }),
+      tokenCacheSeconds: read.integer("OIDC_TOKEN_CACHE_SECONDS", 60, { min: 0, max: 3600 }),
+      tokenCacheSize: read.integer("OIDC_TOKEN_CACHE_SIZE", 10_000, { min: 0, max: 1_000_000 }),
     },
   };
 }

@@ -111,3 +111,32 @@ describe("signing keys that cannot be had", () => {
     }
   });
 });
+
+describe("verified tokens remembered between calls", () => {
+  it("still refuses a remembered token once it expires", async () => {
+    const issuer = await OidcTestIssuer.start();
+    const auth = createAuthentication(
+      loadAuthConfig({
+        TES_AUTH_MODE: "oidc",
+        OIDC_ISSUER: issuer.issuer,
+        OIDC_AUDIENCE: "api://tes",
+        TES_ISOLATION: "per-user",
+        OIDC_CLOCK_SKEW_SECONDS: "0",
+        OIDC_TOKEN_CACHE_SECONDS: "600",
+      }),
+    );
+    await auth.load();
+    const s = await startTestServer({ interceptors: [...auth.interceptors] });
+    try {
+      const token = await issuer.token({ expiresIn: 2 });
+      const list = () => fetch(`${s.baseUrl}/ga4gh/tes/v1/tasks`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+      assert.equal(await list(), 200);
+      assert.equal(await list(), 200);
+      await sleep(2100);
+      assert.equal(await list(), 401);
+    } finally {
+      await s.close();
+      await issuer.close();
+    }
+  });
+});
