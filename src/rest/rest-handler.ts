@@ -66,6 +66,10 @@ export function createRestHandler(options: RestHandlerOptions): (req: RestReques
     if (route.body !== "") {
       const bytes = await readBody(req, options.maxRequestBodyBytes);
       if (bytes.length > 0) {
+        const encoding = req.headers["content-encoding"];
+        if (encoding !== undefined && encoding.toLowerCase() !== "identity") {
+          throw new HttpRefusal(415, Code.InvalidArgument, `the request body must not be encoded, got content-encoding ${truncate(encoding)}`);
+        }
         const contentType = req.headers["content-type"];
         if (!isJsonContentType(contentType)) {
           throw new HttpRefusal(415, Code.InvalidArgument, `the request body must be application/json, got ${contentType === undefined ? "no content-type" : truncate(contentType)}`);

@@ -136,7 +136,7 @@ describe("TES REST over HTTP/1.1", () => {
     }
   });
 
-  it("refuses a body that is not application/json with 415, and creates nothing", async () => {
+  it("refuses a body that is not plain application/json with 415, and creates nothing", async () => {
     const before = (await call("GET", "/ga4gh/tes/v1/tasks?page_size=2047")).json.tasks.length;
     for (const contentType of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
       const res = await call("POST", "/ga4gh/tes/v1/tasks", JSON.stringify(TASK), { "content-type": contentType });
@@ -144,6 +144,9 @@ describe("TES REST over HTTP/1.1", () => {
       assert.equal(res.json.code, "invalid_argument");
       assert.match(res.json.message, /application\/json/);
     }
+    const gzipped = await call("POST", "/ga4gh/tes/v1/tasks", JSON.stringify(TASK), { "content-encoding": "gzip" });
+    assert.equal(gzipped.status, 415);
+    assert.match(gzipped.json.message, /content-encoding gzip/);
     const after = (await call("GET", "/ga4gh/tes/v1/tasks?page_size=2047")).json.tasks.length;
     assert.equal(after, before);
   });
