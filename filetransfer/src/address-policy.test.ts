@@ -3,6 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
 import { AddressPolicy, canonicalIpLiteral } from "./address-policy.js";
+import { AzureBlobProvider } from "./providers/azure-blob-provider.js";
 import { HttpProvider } from "./providers/http-provider.js";
 import { ProviderError } from "./provider-error.js";
 
@@ -53,6 +54,17 @@ describe("AddressPolicy", () => {
       assert.equal(error.kind, "invalid");
       assert.match(error.message, /refused to connect to localhost \((127\.0\.0\.1|::1)\)/);
       await provider.close();
+
+      // The Azure SDK's connections go through the same check (its pipeline is given our agents).
+      const blob = new AzureBlobProvider(strict, { pathStyleHosts: [`localhost:${port}`] });
+      const blobError = await blob.read(new URL(`http://localhost:${port}/acct/container/blob.txt?sig=abc`), {}).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(blobError instanceof ProviderError, String(blobError));
+      assert.equal(blobError.kind, "invalid", "a refused address is not retried");
+      assert.match(blobError.message, /refused to connect to localhost \((127\.0\.0\.1|::1)\)/);
+      await blob.close();
     } finally {
       server.close();
     }

@@ -1,6 +1,6 @@
 import dns from "node:dns";
 import net from "node:net";
-import { ProviderError } from "./provider-error.js";
+import { BLOCKED_MARKER, isBlockedAddressError, ProviderError } from "./provider-error.js";
 
 /**
  * Refuses connections to link-local and cloud metadata addresses, so a task's URL cannot make the
@@ -94,9 +94,11 @@ export class AddressPolicy {
 function blockedError(host: string, address: string): ProviderError {
   return new ProviderError(
     "invalid",
-    `refused to connect to ${host}${host === address ? "" : ` (${address})`}: link-local and cloud metadata addresses are blocked; set FILETRANSFER_ALLOW_LINK_LOCAL=true to allow them`,
+    `refused to connect to ${host}${host === address ? "" : ` (${address})`}: ${BLOCKED_MARKER}; set FILETRANSFER_ALLOW_LINK_LOCAL=true to allow them`,
   );
 }
+
+export { isBlockedAddressError };
 
 /** The canonical IP address a host string denotes, or undefined when it is a name. */
 export function canonicalIpLiteral(host: string): string | undefined {

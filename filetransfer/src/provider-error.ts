@@ -30,10 +30,17 @@ export class ProviderError extends Error {
   }
 }
 
+/** Words of the AddressPolicy's refusal, by which it is known after a client library re-wrapped it. */
+export const BLOCKED_MARKER = "link-local and cloud metadata addresses are blocked";
+
+export function isBlockedAddressError(error: unknown): boolean {
+  return error instanceof Error && error.message.includes(BLOCKED_MARKER);
+}
+
 /** Whether another attempt may succeed. (A run that was itself aborted stops retrying in withRetries.) */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof ProviderError) return error.retryable;
-  if (error instanceof LocalFileError) return false;
+  if (error instanceof LocalFileError || isBlockedAddressError(error)) return false;
   return true;
 }
 

@@ -11,7 +11,7 @@ import { createBuiltinRegistry } from "./providers/builtin-providers.js";
 import { Redactor } from "./redact.js";
 import type { RetryOptions } from "./retry.js";
 import { planDownloads, planUploads, type TransferJob } from "./transfer-plan.js";
-import { OptionsError, resolveTransferOptions, type TransferOptions } from "./transfer-options.js";
+import { OptionsError, resolveTransferOptions, type ResolvedTransferOptions, type TransferOptions } from "./transfer-options.js";
 import { ProgressTracker } from "./transfer-progress.js";
 import { uploadFile } from "./upload-file.js";
 
@@ -28,7 +28,7 @@ export async function runTransfers(manifest: Manifest | unknown, direction: Tran
   for (const entry of [...(raw?.inputs ?? []), ...(raw?.outputs ?? [])]) redactor.addUrl(typeof entry?.url === "string" ? entry.url : undefined);
 
   let parsed: Manifest;
-  let settings;
+  let settings: ResolvedTransferOptions;
   try {
     parsed = parseManifest(manifest);
     settings = resolveTransferOptions(options);

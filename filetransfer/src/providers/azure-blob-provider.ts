@@ -10,7 +10,7 @@ import {
   StorageSharedKeyCredential,
   type StoragePipelineOptions,
 } from "@azure/storage-blob";
-import type { AddressPolicy } from "../address-policy.js";
+import { isBlockedAddressError, type AddressPolicy } from "../address-policy.js";
 import { isAbortError, ProviderError, type ProviderErrorKind } from "../provider-error.js";
 import { redactUrl } from "../redact.js";
 import type { ListedObject, ObjectInfo, ProviderCallOptions, ReadOptions, ReadResult, StorageProvider, WriteOptions } from "../storage-provider.js";
@@ -169,6 +169,7 @@ function blobError(operation: string, url: URL, error: unknown): Error {
   else if (status === undefined || status === 408 || status === 429 || status >= 500) kind = "transient";
   else kind = "invalid";
   const name = (error as { name?: string }).name ?? "";
+  if (isBlockedAddressError(error)) return new ProviderError("invalid", (error as Error).message, { cause: error });
   if (["CredentialUnavailableError", "AggregateAuthenticationError", "AuthenticationError"].includes(name)) {
     return new ProviderError(
       "access-denied",
