@@ -94,6 +94,8 @@ function readField(field: DescField, value: unknown, path: string): unknown {
       const map: Record<string, unknown> = {};
       for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
         const itemPath = `${path}.${key}`;
+        // A plain object cannot hold this key as data; refuse it rather than touch a prototype.
+        if (key === "__proto__") throw invalidField(path, 'must not have the key "__proto__"');
         readScalar(field.mapKey, key, `${path} key "${key}"`);
         switch (field.mapKind) {
           case "scalar":

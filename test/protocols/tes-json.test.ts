@@ -177,5 +177,6 @@ describe("reading TES JSON", () => {
     assert.throws(() => readTesJson(TaskSchema, { resources: { cpu_cores: 2 ** 40 } }), invalidArgument(/^resources\.cpu_cores: must be between/));
     assert.throws(() => readTesJson(TaskSchema, { resources: { preemptible: "yes" } }), invalidArgument(/^resources\.preemptible: must be true or false/));
     assert.throws(() => readTesJson(TaskSchema, "a task"), invalidArgument(/must be a JSON object/));
+    assert.throws(() => readTesJson(TaskSchema, JSON.parse('{"tags": {"__proto__": "x"}}')), invalidArgument(/^tags: must not have the key "__proto__"/));
   });
 });
