@@ -9,7 +9,8 @@ describe("Batch emulator: pools, nodes and autoscale", () => {
   let emulator: BatchEmulator;
   let batch: BatchServiceClient;
   before(async () => {
-    emulator = await startTestEmulator({ quotas: { dedicatedCores: 8, lowPriorityCores: 4, pools: 6 } });
+    // Allocations and deletions take a second, so a second call reliably lands while one is in progress.
+    emulator = await startTestEmulator({ quotas: { dedicatedCores: 8, lowPriorityCores: 4, pools: 6 }, timing: { allocationMs: 1000, deleteMs: 1000 } });
     batch = sharedKeyClient(emulator);
   });
   after(async () => {
@@ -133,12 +134,11 @@ describe("Batch emulator: pools, nodes and autoscale", () => {
   test("Pool Delete answers 202, the pool shows deleting, then PoolNotFound; a second delete is 409 PoolBeingDeleted", async () => {
     const answer = await batch.pool.deleteMethod("fill-2");
     assert.equal(answer._response.status, 202);
-    const pool = await batch.pool.get("fill-2").catch(() => undefined);
-    if (pool !== undefined) {
-      assert.equal(pool.state, "deleting");
-      const again = await failure(batch.pool.deleteMethod("fill-2"));
-      assert.equal(again.code, "PoolBeingDeleted");
-    }
+    const pool = await batch.pool.get("fill-2");
+    assert.equal(pool.state, "deleting");
+    const again = await failure(batch.pool.deleteMethod("fill-2"));
+    assert.equal(again.statusCode, 409);
+    assert.equal(again.code, "PoolBeingDeleted");
     await waitFor("pool gone", async () => ((await batch.pool.exists("fill-2")).body ? undefined : true));
     await batch.pool.deleteMethod("fill-1");
   });

@@ -9,7 +9,8 @@ describe("Batch emulator: jobs, tasks and task files", () => {
   let emulator: BatchEmulator;
   let batch: BatchServiceClient;
   before(async () => {
-    emulator = await startTestEmulator({ quotas: { activeJobs: 4 } });
+    // Deletions take a second, so a second delete reliably lands while the first is in progress.
+    emulator = await startTestEmulator({ quotas: { activeJobs: 4 }, timing: { deleteMs: 1000 } });
     batch = sharedKeyClient(emulator);
     await batch.pool.add(poolBody("pool-1", { targetDedicatedNodes: 2, taskSlotsPerNode: 2 }));
     await batch.job.add({ id: "job-1", poolInfo: { poolId: "pool-1" } });
@@ -18,7 +19,7 @@ describe("Batch emulator: jobs, tasks and task files", () => {
     await emulator.stop();
   });
 
-  const completed = (jobId: string, taskId: string, timeoutMs = 10_000) =>
+  const completed = (jobId: string, taskId: string, timeoutMs = 30_000) =>
     waitFor(
       `task ${taskId} completed`,
       async () => {

@@ -98,7 +98,7 @@ export function poolBody(id: string, extra: Partial<BatchServiceModels.PoolAddPa
 }
 
 /** Polls until `check` returns a value, or fails after `timeoutMs` with the last value seen. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -59,7 +59,7 @@ async function submitted(backend: ComputeBackend, attempts: Attempt[]): Promise<
   });
 }
 
-async function until(backend: ComputeBackend, handles: string[], done: (s: AttemptStatus) => boolean, timeoutMs = 20_000): Promise<AttemptStatus[]> {
+async function until(backend: ComputeBackend, handles: string[], done: (s: AttemptStatus) => boolean, timeoutMs = 45_000): Promise<AttemptStatus[]> {
   const deadline = Date.now() + timeoutMs;
   let statuses: AttemptStatus[] = [];
   while (Date.now() < deadline) {
