@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { Code } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import * as reflection from "../../src/gen/grpc/reflection/v1/reflection_pb.js";
 import { SignJWT } from "jose";
 import { createAuthentication } from "../../src/auth/authentication.js";
 import { loadAuthConfig } from "../../src/config/auth.js";
@@ -131,6 +134,20 @@ describe("bearer tokens are checked on every protocol (Entra-style multi-tenant 
       const bad = await caller.getServiceInfo(await issuer.tenantToken(TENANT_A, { claims: { aud: "api://other" } }));
       assertRefused(bad, Code.Unauthenticated, INVALID, `${caller.name}, service-info with a bad token`);
     }
+  });
+
+  it("guards the gRPC reflection stream too: no token is refused, a valid one lists the services", async () => {
+    const client = createClient(reflection.ServerReflection, createGrpcTransport({ baseUrl: s.baseUrl }));
+    const ask = async (headers: Record<string, string>) => {
+      const answers: string[] = [];
+      async function* input() {
+        yield create(reflection.ServerReflectionRequestSchema, { messageRequest: { case: "listServices", value: "" } });
+      }
+      for await (const answer of client.serverReflectionInfo(input(), { headers })) answers.push(answer.messageResponse.case ?? "");
+      return answers;
+    };
+    await assert.rejects(ask({}), (error: unknown) => ConnectError.from(error).code === Code.Unauthenticated);
+    assert.deepEqual(await ask({ authorization: `Bearer ${await issuer.tenantToken(TENANT_A)}` }), ["listServicesResponse"]);
   });
 
   it("does not accept the token through a query parameter or another header", async () => {
