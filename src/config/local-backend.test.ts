@@ -28,6 +28,7 @@ test("every setting is read, and paths are resolved", () => {
   });
   assert.deepEqual(config, {
     workDir: "/srv/tes/work",
+    dataDir: path.resolve("data"),
     allowedDirs: ["/data", path.resolve("/mnt/shared")],
     containerRuntime: "podman",
     network: true,

@@ -9,6 +9,8 @@ export type ContainerRuntimeName = (typeof containerRuntimeNames)[number];
 export interface LocalBackendConfig {
   /** Where each attempt gets its work directory; state lives there, so it must survive a worker restart. */
   workDir: string;
+  /** TES_DATA_DIR (the store's files among them): hidden from every sandbox, like workDir. */
+  dataDir: string;
   /** Host directories that `file://` URLs (and bare absolute paths) may point into; empty refuses them all. */
   allowedDirs: string[];
   /** Forced container runtime; undefined means detect (docker, then podman, then bwrap). */
@@ -38,6 +40,7 @@ export function loadLocalBackendConfig(env: Env): LocalBackendConfig {
   const hostRamGb = Math.floor(os.totalmem() / 2 ** 30);
   return {
     workDir: path.resolve(read.string("TES_LOCAL_WORK_DIR", path.join(dataDir, "local-backend"))),
+    dataDir: path.resolve(dataDir),
     allowedDirs,
     containerRuntime:
       runtime === undefined ? undefined : read.oneOf("TES_CONTAINER_RUNTIME", containerRuntimeNames, "bwrap"),

@@ -223,6 +223,13 @@ describe("the runner, with the bwrap runtime", () => {
     assert.match(out, /pid=\d\n$/, "the executor runs in its own PID namespace");
   });
 
+  test("executors run as an unprivileged user: root's files stay closed to them", async () => {
+    const { result } = await run({ executors: [sh("id -u; cat /etc/shadow > /dev/null 2>&1 && echo shadow-readable; true")] });
+    assert.equal(result.outcome, "complete", result.systemLogs.join("\n"));
+    assert.notEqual(result.executors[0]?.stdout?.split("\n")[0], "0");
+    assert.doesNotMatch(result.executors[0]?.stdout ?? "", /shadow-readable/);
+  });
+
   test("a failing executor ends the task with its exit code and the next one does not run", async () => {
     const { result } = await run({ executors: [sh("echo failing; exit 3"), sh("echo second")] });
     assert.equal(result.outcome, "executor_error");

@@ -82,6 +82,7 @@ export async function runTask(task: Task, options: RunTaskOptions): Promise<Atte
   }
   try {
     await prepareMountPoints(mounts);
+    await runtime.prepareRoot(root);
   } catch (error) {
     systemLogs.push(`the task's paths cannot be created: ${(error as Error).message}`);
     return end("system_error");

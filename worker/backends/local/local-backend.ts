@@ -376,7 +376,7 @@ export class LocalBackend implements ComputeBackend {
     return () => {
       found ??= detectRuntime(this.config.containerRuntime, {
         network: this.config.network,
-        hiddenPaths: hiddenPathsOf(this.config.workDir),
+        hiddenPaths: [...hiddenPathsOf(this.config.workDir), ...hiddenPathsOf(this.config.dataDir)],
       }).catch((error: unknown) => {
         found = undefined; // Detect again next time: the engine may have been started since.
         throw error;
@@ -406,11 +406,11 @@ function directoryName(attemptId: string): string {
   return `${safe}-${createHash("sha256").update(attemptId).digest("hex").slice(0, 12)}`;
 }
 
-/** The work directory, as the sandbox sees the host: its real path and the configured one. */
-function hiddenPathsOf(workDir: string): string[] {
+/** A directory the sandbox must not see, by its configured and its real path. */
+function hiddenPathsOf(dir: string): string[] {
   try {
-    return [...new Set([workDir, realpathSync(workDir)])];
+    return [...new Set([dir, realpathSync(dir)])];
   } catch {
-    return [workDir];
+    return [dir];
   }
 }

@@ -12,10 +12,17 @@ import { createLimitGroup } from "./resource-limits.js";
 export interface BwrapOptions {
   /** Give the sandbox the host's network (TES_LOCAL_NETWORK). */
   network: boolean;
+  /**
+   * The unprivileged user a root worker's executors run as (bwrap sets up the sandbox as root, then
+   * setpriv becomes this user), so a task cannot read what only root may. Undefined: the worker's
+   * own user.
+   */
+  sandboxUser?: { uid: number; gid: number };
   /** Host paths the sandbox must not see even read-only (other attempts' work directories). */
   hiddenPaths: readonly string[];
-  /** The bwrap binary. */
+  /** The bwrap and setpriv binaries (absolute paths once detected). */
   command?: string;
+  setprivCommand?: string;
 }
 
 /** Top-level host entries the sandbox gets fresh instead of bound: its own /dev, /proc and /tmp. */
@@ -39,11 +46,24 @@ export class BwrapRuntime implements ContainerRuntime {
 
   notes(images: readonly string[]): string[] {
     const distinct = [...new Set(images)];
+    const user = this.options.sandboxUser;
+    const who =
+      user !== undefined
+        ? `as uid ${user.uid}`
+        : process.getuid?.() === 0
+          ? "as root without capabilities (setpriv was not found)"
+          : `as uid ${process.getuid?.() ?? "?"}`;
     return [
       `container runtime bwrap: the image${distinct.length === 1 ? "" : "s"} ${distinct.join(", ")} ` +
         `${distinct.length === 1 ? "is" : "are"} ignored; executors run on this host's userland, read-only, ` +
-        `${this.options.network ? "with" : "without"} network`,
+        `${who}, ${this.options.network ? "with" : "without"} network`,
     ];
+  }
+
+  /** The sandbox's user owns the task's files, so executors can write where the task says. */
+  async prepareRoot(root: string): Promise<void> {
+    const user = this.options.sandboxUser;
+    if (user !== undefined) await chownTree(root, user.uid, user.gid);
   }
 
   async start(spec: ContainerSpec): Promise<StartedContainer> {
@@ -52,8 +72,11 @@ export class BwrapRuntime implements ContainerRuntime {
     if (spec.workdir !== "" && !coveredBy(spec.workdir, mounts) && !existsSync(spec.workdir)) {
       const hostPath = hostPathOf(spec.root, spec.workdir);
       await fs.mkdir(hostPath, { recursive: true });
+      await this.prepareRoot(hostPath);
       mounts.push({ containerPath: spec.workdir, hostPath, kind: "directory" });
     }
+    mounts.sort((a, b) => a.containerPath.length - b.containerPath.length);
+    const user = this.options.sandboxUser;
     const args = [
       "--die-with-parent",
       "--new-session",
@@ -64,6 +87,9 @@ export class BwrapRuntime implements ContainerRuntime {
       ...(this.options.network ? [] : ["--unshare-net"]),
       "--cap-drop",
       "ALL",
+      // Only to become the sandbox's user: setpriv's change of uid then clears every capability,
+      // and bwrap's no_new_privs keeps setuid programs from bringing any back.
+      ...(user === undefined ? [] : ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]),
       "--hostname",
       "tes-task",
       ...(await userlandBinds(mounts.map((mount) => mount.containerPath), this.options.hiddenPaths)),
@@ -71,11 +97,12 @@ export class BwrapRuntime implements ContainerRuntime {
       "/dev",
       "--proc",
       "/proc",
+      "--perms",
+      "1777",
       "--tmpfs",
       "/tmp",
-      ...mounts
-        .sort((a, b) => a.containerPath.length - b.containerPath.length)
-        .flatMap((mount) => ["--bind", mount.hostPath, mount.containerPath]),
+      ...mountPointParents(mounts).flatMap((dir) => ["--perms", "0755", "--dir", dir]),
+      ...mounts.flatMap((mount) => ["--bind", mount.hostPath, mount.containerPath]),
       "--remount-ro",
       "/",
       "--clearenv",
@@ -89,7 +116,11 @@ export class BwrapRuntime implements ContainerRuntime {
     const limits = await createLimitGroup(spec.name, { cpuCores: spec.cpuCores, ramBytes: spec.ramBytes });
     // The options (the task's environment among them) go through a pipe, not argv, so they stay out
     // of the host's process listings; the task's environment never reaches a host process's own.
-    const [file, ...argv] = limits.wrap([this.options.command ?? "bwrap", "--args", "3", "--", ...spec.command]);
+    const becomeUser =
+      user === undefined
+        ? []
+        : [this.options.setprivCommand ?? "setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--"];
+    const [file, ...argv] = limits.wrap([this.options.command ?? "bwrap", "--args", "3", "--", ...becomeUser, ...spec.command]);
     const child = spawn(file as string, argv, {
       detached: true,
       stdio: [spec.stdin ? "pipe" : "ignore", "pipe", "pipe", "pipe"],
@@ -120,6 +151,24 @@ export class BwrapRuntime implements ContainerRuntime {
       cleanup: () => limits.remove(),
     };
   }
+}
+
+/**
+ * Directories on the way to the task's mount points that neither the host nor a mount provides
+ * (/cromwell-executions for /cromwell-executions/wf/call, /tmp/a for /tmp/a/b), made readable for
+ * the sandbox's user; bwrap would otherwise create them for root alone.
+ */
+function mountPointParents(mounts: readonly Mount[]): string[] {
+  const parents = new Set<string>();
+  for (const mount of mounts) {
+    const segments = mount.containerPath.split("/").filter(Boolean);
+    for (let depth = 1; depth < segments.length; depth += 1) {
+      const dir = `/${segments.slice(0, depth).join("/")}`;
+      if (dir === "/tmp" || coveredBy(dir, mounts)) continue;
+      if (dir.startsWith("/tmp/") || !existsSync(dir)) parents.add(dir);
+    }
+  }
+  return [...parents].sort((a, b) => a.length - b.length);
 }
 
 function coveredBy(containerPath: string, mounts: readonly Mount[]): boolean {
@@ -161,4 +210,15 @@ async function userlandBinds(taskPaths: readonly string[], hiddenPaths: readonly
   };
   await visit("/");
   return args;
+}
+
+/** Gives a tree to a user without following symlinks (lchown), the tree's root included. */
+async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+  await fs.lchown(dir, uid, gid);
+  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    const child = path.join(dir, entry.name);
+    if (entry.isDirectory()) await chownTree(child, uid, gid);
+    else await fs.lchown(child, uid, gid);
+  }
 }

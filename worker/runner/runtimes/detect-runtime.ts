@@ -43,10 +43,15 @@ async function tryRuntime(name: ContainerRuntimeName, bwrapOptions: BwrapOptions
   const command = await findOnPath(name === "bwrap" ? bwrapOptions.command ?? "bwrap" : name);
   if (command === undefined) return undefined;
   if (name === "bwrap") {
-    const works = await succeeds(command, [
-      "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--die-with-parent", "true",
-    ]);
-    return works ? new BwrapRuntime({ ...bwrapOptions, command }) : undefined;
+    const trial = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--die-with-parent", "true"];
+    if (!(await succeeds(command, trial))) return undefined;
+    // A root worker runs executors as nobody (util-linux setpriv, inside the sandbox).
+    const setpriv = process.getuid?.() === 0 ? await findOnPath("setpriv") : undefined;
+    return new BwrapRuntime({
+      ...bwrapOptions,
+      command,
+      ...(setpriv === undefined ? {} : { sandboxUser: { uid: 65534, gid: 65534 }, setprivCommand: setpriv }),
+    });
   }
   return (await succeeds(command, ["info"])) ? new EngineRuntime(name, command) : undefined;
 }

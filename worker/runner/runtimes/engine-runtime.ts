@@ -19,6 +19,9 @@ export class EngineRuntime implements ContainerRuntime {
     return [];
   }
 
+  /** Containers run as their image's user; the files keep the worker's ownership, as with `docker run -v`. */
+  async prepareRoot(): Promise<void> {}
+
   async start(spec: ContainerSpec): Promise<StartedContainer> {
     const [entrypoint, ...args] = spec.command;
     const argv = [
