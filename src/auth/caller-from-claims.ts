@@ -12,7 +12,8 @@ import type { VerifiedClaims } from "./token-verifier.js";
  *   tenant (or, for issuers without `tid`, the issuer) qualifies it, so ids from two tenants can
  *   never collide.
  * The admin role widens the scope to every task; the tasks an admin creates are still their own.
- * Throws AuthRejection("forbidden") for a tenant not on the allow-list or a missing user role.
+ * Throws AuthRejection("forbidden") for a tenant not on the allow-list, a missing user role, or a
+ * delegated token without a required scope.
  */
 export function callerFromClaims(claims: VerifiedClaims, config: OidcConfig): Caller {
   const { payload, tenant } = claims;
@@ -23,6 +24,13 @@ export function callerFromClaims(claims: VerifiedClaims, config: OidcConfig): Ca
   const admin = config.adminRole !== undefined && roles.includes(config.adminRole);
   if (!admin && config.userRole !== undefined && !roles.includes(config.userRole)) {
     throw new AuthRejection("forbidden", "user-role-missing");
+  }
+
+  if (config.requiredScopes.length > 0) {
+    const scopes = scopesOf(payload.scp ?? payload.scope);
+    if (scopes !== undefined && !config.requiredScopes.some((scope) => scopes.includes(scope))) {
+      throw new AuthRejection("forbidden", "scope-missing");
+    }
   }
 
   let owner: string;
@@ -40,6 +48,13 @@ export function callerFromClaims(claims: VerifiedClaims, config: OidcConfig): Ca
 function rolesOf(claim: unknown): string[] {
   if (Array.isArray(claim)) return claim.filter((role): role is string => typeof role === "string");
   return typeof claim === "string" ? [claim] : [];
+}
+
+/** Delegated scopes (space-separated, RFC 8693 / Entra `scp`), or undefined for a token without any (app-only). */
+function scopesOf(claim: unknown): string[] | undefined {
+  if (typeof claim === "string") return claim.split(" ").filter((scope) => scope !== "");
+  if (Array.isArray(claim)) return claim.filter((scope): scope is string => typeof scope === "string");
+  return undefined;
 }
 
 function nonEmptyString(value: unknown): string | undefined {

@@ -39,6 +39,12 @@ export interface OidcConfig {
   readonly adminRole: string | undefined;
   /** TES_USER_ROLE: a `roles` claim value every caller must hold (admins excepted). Unset: any valid token. */
   readonly userRole: string | undefined;
+  /**
+   * OIDC_REQUIRED_SCOPES: comma-separated; a delegated token (one with Entra's `scp` claim, or a
+   * `scope` claim) must hold at least one of them. App-only tokens have no scopes: govern them
+   * with TES_USER_ROLE. Unset: no scope check.
+   */
+  readonly requiredScopes: readonly string[];
   /** OIDC_CLOCK_SKEW_SECONDS: tolerance on `exp` and `nbf`. Default 60, at most 300. */
   readonly clockSkewSeconds: number;
   /** OIDC_ALGORITHMS: comma-separated JWS algorithms accepted. Default RS256. `none` and HS* are refused. */
@@ -149,6 +155,7 @@ export function loadAuthConfig(env: Env): AuthConfig {
       isolation: read.oneOf("TES_ISOLATION", ["per-tenant", "per-user"], "per-tenant"),
       adminRole: read.optionalString("TES_ADMIN_ROLE"),
       userRole: read.optionalString("TES_USER_ROLE"),
+      requiredScopes: read.list("OIDC_REQUIRED_SCOPES"),
       clockSkewSeconds: read.integer("OIDC_CLOCK_SKEW_SECONDS", 60, { min: 0, max: 300 }),
       algorithms,
       keysMaxAgeSeconds: read.integer("OIDC_KEYS_MAX_AGE_SECONDS", 3600, { min: 60, max: 7 * 24 * 3600 }),

@@ -36,6 +36,8 @@ export class OidcTestIssuer {
   readonly hits = new Map<string, number>();
   /** While set, the key set answers HTTP 500 (an issuer outage). */
   failKeys = false;
+  /** Entra's per-key `issuer` member in `/discovery/v2.0/keys`; default the `{tenantid}` template. */
+  keyIssuer: string | undefined;
   private published: TestSigningKey[] = [];
   private current!: TestSigningKey;
   private server: Server | undefined;
@@ -138,7 +140,7 @@ export class OidcTestIssuer {
         if (this.failKeys) return json(500, { error: "temporarily_unavailable" });
         // Entra's key set names the issuers each key signs for; a plain OIDC provider's does not.
         const entra = path === "/discovery/v2.0/keys";
-        return json(200, { keys: this.published.map((k) => (entra ? { ...k.publicJwk, issuer: this.issuerTemplate } : k.publicJwk)) });
+        return json(200, { keys: this.published.map((k) => (entra ? { ...k.publicJwk, issuer: this.keyIssuer ?? this.issuerTemplate } : k.publicJwk)) });
       }
       if (path === "/issuer/.well-known/openid-configuration") {
         return json(200, { issuer: this.issuer, jwks_uri: `${this.base}/issuer/jwks`, id_token_signing_alg_values_supported: ["RS256"] });
