@@ -23,6 +23,8 @@ const TASK_SELECT = "id,state,stateTransitionTime,previousState,executionInfo,no
  * late. The watermark comes from Batch's own timestamps, so clock skew does not matter.
  */
 const WATERMARK_MARGIN_MS = 5000;
+/** How long a pool's resize errors, read to explain a queued task, are reused. */
+const POOL_REASON_TTL_MS = 5000;
 /** A full list now and then repairs anything an incremental one missed. */
 const FULL_LIST_EVERY_MS = 5 * 60_000;
 
@@ -336,8 +338,19 @@ export class AzureBatchBackend implements ComputeBackend {
     }
   }
 
+  /** Pool resize errors change slowly: one Pool Get per pool per this long, however many polls ask. */
+  private readonly poolReasons = new Map<string, { at: number; reason: Promise<string | undefined> }>();
+
   /** Why an active task is not running: the pool's resize errors (quota, capacity), if any. */
-  private async poolBlockReason(poolId: string): Promise<string | undefined> {
+  private poolBlockReason(poolId: string): Promise<string | undefined> {
+    const cached = this.poolReasons.get(poolId);
+    if (cached !== undefined && Date.now() - cached.at < Math.max(POOL_REASON_TTL_MS, this.config.listIntervalMs)) return cached.reason;
+    const reason = this.readPoolBlockReason(poolId);
+    this.poolReasons.set(poolId, { at: Date.now(), reason });
+    return reason;
+  }
+
+  private async readPoolBlockReason(poolId: string): Promise<string | undefined> {
     try {
       const pool = await this.gate.call(() => this.client.pool.get(poolId, { poolGetOptions: { select: "id,allocationState,resizeErrors" } }));
       const errors = pool.resizeErrors ?? [];
