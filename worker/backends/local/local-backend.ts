@@ -34,7 +34,6 @@ interface OwnedAttempt {
   task: Task;
   demand: Demand;
   abort: AbortController;
-  started: boolean;
   /** The runner's last word, while it runs. */
   progress?: RunnerProgress;
   /** True once its outcome is on disk (result or interrupted status). */
@@ -278,7 +277,6 @@ export class LocalBackend implements ComputeBackend {
       task,
       demand,
       abort: new AbortController(),
-      started: false,
       ended: false,
       statusWrites: Promise.resolve(),
       done,
@@ -289,7 +287,6 @@ export class LocalBackend implements ComputeBackend {
   }
 
   private start(attempt: OwnedAttempt): void {
-    attempt.started = true;
     const writeStatus = (status: Omit<StatusRecord, "updatedAt">) => {
       attempt.statusWrites = attempt.statusWrites.then(() => attempt.directory.writeStatus(status)).catch(() => undefined);
     };

@@ -19,13 +19,3 @@ export async function killProcessGroup(child: ChildProcess, timeoutInMs = 1500):
   }
   await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, timeoutInMs).unref())]);
 }
-
-/** Whether a process with this pid exists. */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
