@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { OptionsError } from "../transfer-options.js";
 import type { FtpsProviderConfig } from "./ftps-provider.js";
 import type { GcsProviderConfig } from "./gcs-provider.js";
-import { MIN_S3_PART_SIZE, type S3ProviderConfig } from "./s3-provider.js";
+import type { S3ProviderConfig } from "./s3-provider.js";
 import type { SftpProviderConfig } from "./sftp-provider.js";
 
 /**
@@ -15,6 +15,8 @@ import type { SftpProviderConfig } from "./sftp-provider.js";
 type Env = Readonly<Record<string, string | undefined>>;
 
 const MiB = 1024 * 1024;
+/** S3 refuses parts smaller than 5 MiB (except the last). */
+export const MIN_S3_PART_SIZE = 5 * MiB;
 
 export function loadSftpConfig(env: Env): SftpProviderConfig {
   const keyFile = value(env, "FILETRANSFER_SFTP_PRIVATE_KEY_FILE");

@@ -13,6 +13,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import type { AddressPolicy } from "../address-policy.js";
 import { ProviderError } from "../provider-error.js";
+import { MIN_S3_PART_SIZE } from "./remote-provider-config.js";
 import { redactText, redactUrl } from "../redact.js";
 import type {
   ListedObject,
@@ -45,8 +46,6 @@ export interface S3ProviderConfig {
   uploadQueueSize: number;
 }
 
-/** S3 refuses parts smaller than 5 MiB (except the last). */
-export const MIN_S3_PART_SIZE = 5 * 1024 * 1024;
 
 export class S3Provider implements StorageProvider {
   readonly schemes = ["s3"] as const;

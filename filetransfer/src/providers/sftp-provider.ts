@@ -14,7 +14,9 @@ import type {
   StorageProvider,
   WriteOptions,
 } from "../storage-provider.js";
+import type { SFTPWrapper } from "ssh2";
 import { isKnownHostKey, parseKnownHosts, type KnownHostEntry } from "./known-hosts.js";
+import { openHandle, pipelinedReadStream, pipelinedWriteStream } from "./sftp-pipelined-streams.js";
 
 /**
  * SFTP through ssh2-sftp-client. URLs are `sftp://[user@]host[:port]/absolute/path`; a path that
@@ -39,6 +41,11 @@ export interface SftpProviderConfig {
 interface Connection {
   client: SftpClient;
   alive: boolean;
+  /**
+   * Aborted when the connection dies. ssh2 leaves requests made after that unanswered (a stream's
+   * final close among them), so streams are settled from here rather than left waiting.
+   */
+  lost: AbortController;
 }
 
 export class SftpProvider implements StorageProvider {
@@ -69,20 +76,27 @@ export class SftpProvider implements StorageProvider {
   async read(url: URL, options: ReadOptions): Promise<ReadResult> {
     const path = remotePath(url);
     const offset = options.offset ?? 0;
-    return this.#withClient(url, "read", options, async (client) => {
+    return this.#withClient(url, "read", options, async (client, lost) => {
       const stats = await statOrNotFound(client, path, url);
       if (!stats.isFile) throw new ProviderError("invalid", `${redactUrl(url)} is not a regular file`);
-      const body = client.createReadStream(path, offset > 0 ? { start: offset } : {});
+      const sftp = sftpOf(client);
+      const handle = await openHandle(sftp, path, "r");
+      const body = wrapStreamErrors(pipelinedReadStream(sftp, handle, offset, stats.size), url, "read");
       const onAbort = () => body.destroy(abortError(url));
+      const onLost = () => body.destroy(connectionLost(url, "read"));
       options.signal?.addEventListener("abort", onAbort, { once: true });
-      body.once("close", () => options.signal?.removeEventListener("abort", onAbort));
-      return { body: wrapStreamErrors(body, url, "read"), size: stats.size, resumed: offset > 0 };
+      lost.signal.addEventListener("abort", onLost, { once: true });
+      body.once("close", () => {
+        options.signal?.removeEventListener("abort", onAbort);
+        lost.signal.removeEventListener("abort", onLost);
+      });
+      return { body, size: stats.size, resumed: offset > 0 };
     });
   }
 
   async *list(directoryUrl: URL, options: ProviderCallOptions): AsyncIterable<ListedObject> {
     const root = remotePath(directoryUrl);
-    const client = await this.#client(directoryUrl, options);
+    const { client } = await this.#client(directoryUrl, options);
     const rootStats = await this.#call(directoryUrl, "list", () => statOrNotFound(client, root, directoryUrl));
     if (!rootStats.isDirectory) throw new ProviderError("invalid", `${redactUrl(directoryUrl)} is not a directory`);
     const pending = [""];
@@ -110,11 +124,23 @@ export class SftpProvider implements StorageProvider {
 
   async write(url: URL, body: Readable, options: WriteOptions): Promise<void> {
     const path = remotePath(url);
-    await this.#withClient(url, "write", options, async (client) => {
+    await this.#withClient(url, "write", options, async (client, lost) => {
       const parent = posix.dirname(path);
       if ((await client.exists(parent)) !== "d") await client.mkdir(parent, true);
-      const sink = client.createWriteStream(path);
-      await pipeline(body, sink, options.signal ? { signal: options.signal } : {});
+      const sftp = sftpOf(client);
+      const sink = pipelinedWriteStream(sftp, await openHandle(sftp, path, "w"));
+      sink.on("error", () => undefined); // a second error after a drop; pipeline has the first
+      await new Promise<void>((resolve, reject) => {
+        const onLost = () => {
+          body.destroy();
+          reject(connectionLost(url, "write"));
+        };
+        if (lost.signal.aborted) return onLost();
+        lost.signal.addEventListener("abort", onLost, { once: true });
+        pipeline(body, sink, options.signal ? { signal: options.signal } : {})
+          .then(resolve, reject)
+          .finally(() => lost.signal.removeEventListener("abort", onLost));
+      });
       const stats = await client.stat(path);
       if (stats.size !== options.size) {
         throw new ProviderError("transient", `write ${redactUrl(url)}: stored ${stats.size} bytes, expected ${options.size}`);
@@ -133,9 +159,14 @@ export class SftpProvider implements StorageProvider {
     );
   }
 
-  async #withClient<T>(url: URL, operation: string, options: ProviderCallOptions, action: (client: SftpClient) => Promise<T>): Promise<T> {
-    const client = await this.#client(url, options);
-    return this.#call(url, operation, () => action(client));
+  async #withClient<T>(
+    url: URL,
+    operation: string,
+    options: ProviderCallOptions,
+    action: (client: SftpClient, lost: AbortController) => Promise<T>,
+  ): Promise<T> {
+    const connection = await this.#client(url, options);
+    return this.#call(url, operation, () => action(connection.client, connection.lost));
   }
 
   async #call<T>(url: URL, operation: string, action: () => Promise<T>): Promise<T> {
@@ -147,7 +178,7 @@ export class SftpProvider implements StorageProvider {
   }
 
   /** One SSH connection per user, host and port, reused while it lives; SFTP multiplexes requests on it. */
-  async #client(url: URL, options: ProviderCallOptions): Promise<SftpClient> {
+  async #client(url: URL, options: ProviderCallOptions): Promise<Connection> {
     options.signal?.throwIfAborted();
     const username = decodeURIComponent(url.username) || this.#config.username;
     if (!username) {
@@ -158,13 +189,13 @@ export class SftpProvider implements StorageProvider {
     const existing = this.#connections.get(key);
     if (existing) {
       const connection = await existing.catch(() => undefined);
-      if (connection?.alive) return connection.client;
+      if (connection?.alive) return connection;
       this.#connections.delete(key);
     }
     const pending = this.#connect(url, username, port);
     this.#connections.set(key, pending);
     try {
-      return (await pending).client;
+      return await pending;
     } catch (error) {
       this.#connections.delete(key);
       throw error;
@@ -172,9 +203,10 @@ export class SftpProvider implements StorageProvider {
   }
 
   async #connect(url: URL, username: string, port: number): Promise<Connection> {
-    const connection: Connection = { client: undefined as unknown as SftpClient, alive: true };
+    const connection: Connection = { client: undefined as unknown as SftpClient, alive: true, lost: new AbortController() };
     const markDead = () => {
       connection.alive = false;
+      connection.lost.abort();
     };
     connection.client = new SftpClient("filetransfer", { error: markDead, end: markDead, close: markDead });
     const hostKeyRejected = { value: false };
@@ -201,7 +233,9 @@ export class SftpProvider implements StorageProvider {
       });
     } catch (error) {
       connection.alive = false;
-      await connection.client.end().catch(() => undefined);
+      // A failed handshake or login can leave ssh2's socket (and its ready timer) open; end() only
+      // acts on a connected client, so close the underlying socket directly.
+      (connection.client as unknown as { client?: { destroy?: () => void } }).client?.destroy?.();
       if (hostKeyRejected.value) {
         const source = this.#config.knownHostsSource ?? "no known_hosts file";
         throw new ProviderError(
@@ -213,6 +247,13 @@ export class SftpProvider implements StorageProvider {
     }
     return connection;
   }
+}
+
+/** ssh2-sftp-client's SFTP session (set once connected; its typings leave it out). */
+function sftpOf(client: SftpClient): SFTPWrapper {
+  const sftp = (client as unknown as { sftp?: SFTPWrapper }).sftp;
+  if (!sftp) throw new ProviderError("transient", "the SFTP session is not open");
+  return sftp;
 }
 
 function remotePath(url: URL): string {
@@ -240,7 +281,14 @@ async function statOrNotFound(client: SftpClient, path: string, url: URL): Promi
 function wrapStreamErrors(body: Readable, url: URL, operation: string): Readable {
   const original = body.destroy.bind(body);
   body.destroy = (error?: Error) => original(error && !(error instanceof ProviderError) ? toProviderError(error, url, operation) : error);
+  // When the connection drops, ssh2 fails the pending read and then the handle's close as well, so
+  // the stream can emit a second error after the first; the reader has its answer by then.
+  body.on("error", () => undefined);
   return body;
+}
+
+function connectionLost(url: URL, operation: string): ProviderError {
+  return new ProviderError("transient", `${operation} ${redactUrl(url)}: the connection to the server was lost`);
 }
 
 function abortError(url: URL): Error {

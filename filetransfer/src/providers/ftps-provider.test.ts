@@ -1,0 +1,179 @@
+import assert from "node:assert/strict";
+import { randomBytes, randomUUID } from "node:crypto";
+import { chownSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { Readable } from "node:stream";
+import { after, before, describe, it } from "node:test";
+import { FTP_TEST_USER, startFtpsServer, type FtpsServer } from "../../test/support/ftps-server.js";
+import { patternSha256, runLargeTransfer } from "../../test/support/large-transfer.js";
+import { chunks, describeRemoteProviderContract, providerFor, readAll, rejectsWithKind } from "../../test/support/remote-provider-contract.js";
+import { execFileSync } from "node:child_process";
+
+const GiB = 1024 * 1024 * 1024;
+/** The most a 1 GiB transfer may add to the process's resident memory. */
+const MAX_RSS_GROWTH = 96 * 1024 * 1024;
+
+let server: FtpsServer;
+
+/** Files seeded on the server's disk belong to the FTP user, as if it had uploaded them. */
+function seedFile(path: string, data: Buffer): void {
+  const uid = Number(execFileSync("id", ["-u", FTP_TEST_USER]).toString().trim());
+  const parts = dirname(path).slice(server.root.length).split("/").filter(Boolean);
+  let dir = server.root;
+  for (const part of parts) {
+    dir = join(dir, part);
+    mkdirSync(dir, { recursive: true });
+    chownSync(dir, uid, -1);
+  }
+  writeFileSync(path, data);
+  chownSync(path, uid, -1);
+}
+
+// Suite-level hooks: on Node 20 a file's root-level after() waits for the event loop to drain.
+describe("FTPS against vsftpd", () => {
+  before(async () => {
+    server = await startFtpsServer();
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  describeRemoteProviderContract("FTPS (vsftpd, explicit TLS)", () => ({
+    scheme: "ftps",
+    env: server.env,
+    newDirectoryUrl: () => new URL(`${server.url}/${randomUUID()}`),
+    badCredentials: {
+      env: { ...server.env, FILETRANSFER_FTPS_PASSWORD: "not-the-password-4242" },
+      secret: "not-the-password-4242",
+    },
+    seed: async (url, data) => seedFile(join(server.root, decodeURIComponent(url.pathname)), data),
+    fetch: async (url) => {
+      try {
+        return readFileSync(join(server.root, decodeURIComponent(url.pathname)));
+      } catch {
+        return undefined;
+      }
+    },
+  }));
+
+  describe("FTPS provider against vsftpd", () => {
+    it("refuses a server certificate it does not trust", async () => {
+      const { FILETRANSFER_FTPS_CA_FILE: _ca, ...withoutCa } = server.env;
+      const provider = providerFor("ftps", withoutCa);
+      try {
+        const error = await rejectsWithKind(provider.stat(new URL(`${server.url}/x`), {}), "access-denied");
+        assert.match(error.message, /certificate/);
+      } finally {
+        await provider.close?.();
+      }
+    });
+
+    it("accepts any certificate when told to (FILETRANSFER_FTPS_INSECURE_TLS)", async () => {
+      const { FILETRANSFER_FTPS_CA_FILE: _ca, ...withoutCa } = server.env;
+      const provider = providerFor("ftps", { ...withoutCa, FILETRANSFER_FTPS_INSECURE_TLS: "true" });
+      try {
+        assert.equal(await provider.stat(new URL(`${server.url}/${randomUUID()}`), {}), undefined);
+      } finally {
+        await provider.close?.();
+      }
+    });
+
+    it("takes the credentials from the URL's user info and never prints the password", async () => {
+      const url = new URL(`${server.url}/${randomUUID()}/from-url.txt`);
+      seedFile(join(server.root, url.pathname), Buffer.from("via URL credentials"));
+      const { FILETRANSFER_FTPS_USERNAME: _u, FILETRANSFER_FTPS_PASSWORD: _p, ...noCredentials } = server.env;
+      const provider = providerFor("ftps", noCredentials);
+      try {
+        const withUser = new URL(url.href);
+        withUser.username = server.credentials.username;
+        withUser.password = server.credentials.password;
+        assert.equal((await readAll(provider, withUser)).data.toString(), "via URL credentials");
+        withUser.password = "wrong-password-in-url";
+        const error = await rejectsWithKind(readAll(provider, withUser), "access-denied");
+        assert.ok(!error.message.includes("wrong-password-in-url"), error.message);
+      } finally {
+        await provider.close?.();
+      }
+    });
+
+    it("lists a missing directory as not-found", async () => {
+      const provider = providerFor("ftps", server.env);
+      try {
+        const listing = (async () => {
+          for await (const _ of provider.list(new URL(`${server.url}/${randomUUID()}`), {})) void _;
+        })();
+        await rejectsWithKind(listing, "not-found");
+      } finally {
+        await provider.close?.();
+      }
+    });
+
+    it("resumes a download cut mid-transfer (REST) from the byte it reached, on a new connection", async () => {
+      const data = randomBytes(8 * 1024 * 1024);
+      const url = new URL(`${server.url}/${randomUUID()}/cut.bin`);
+      seedFile(join(server.root, url.pathname), data);
+      const provider = providerFor("ftps", server.env);
+      try {
+        const first = await provider.read(url, {});
+        const received: Buffer[] = [];
+        let receivedBytes = 0;
+        const cut = await new Promise<unknown>((resolve) => {
+          first.body.on("data", (chunk: Buffer) => {
+            received.push(chunk);
+            receivedBytes += chunk.length;
+            // The server's session processes die, as they would when the network between us fails.
+            if (receivedBytes >= 1024 * 1024 && receivedBytes - chunk.length < 1024 * 1024) server.dropSessions();
+          });
+          first.body.once("error", resolve);
+          first.body.once("end", () => resolve(undefined));
+        });
+        assert.ok(cut instanceof Error, "the first read ends in an error, not a short success");
+        const got = Buffer.concat(received);
+        assert.ok(got.length > 0 && got.length < data.length, `received ${got.length} bytes before the cut`);
+        const rest = await readAll(provider, url, got.length);
+        assert.equal(rest.resumed, true);
+        assert.ok(Buffer.concat([got, rest.data]).equals(data), "the resumed bytes complete the file exactly");
+      } finally {
+        await provider.close?.();
+      }
+    });
+
+    it("fails an upload cut mid-transfer as retryable, and the retry stores the whole file", async () => {
+      const data = randomBytes(8 * 1024 * 1024);
+      const url = new URL(`${server.url}/${randomUUID()}/up.bin`);
+      const provider = providerFor("ftps", server.env);
+      try {
+        let sent = 0;
+        const source = Readable.from(chunks(data, 64 * 1024)).on("data", (chunk: Buffer) => {
+          sent += chunk.length;
+          if (sent >= 2 * 1024 * 1024 && sent - chunk.length < 2 * 1024 * 1024) server.dropSessions();
+        });
+        const error = await provider.write(url, source, { size: data.length }).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        assert.ok(error instanceof Error, "the cut upload fails");
+        assert.notEqual((error as { kind?: string }).kind, "access-denied");
+        await provider.write(url, Readable.from(chunks(data, 64 * 1024)), { size: data.length });
+        assert.ok(readFileSync(join(server.root, url.pathname)).equals(data));
+      } finally {
+        await provider.close?.();
+      }
+    });
+
+    it("moves 1 GiB up and down with a small, fixed memory footprint", { timeout: 300_000 }, async () => {
+      const url = `${server.url}/${randomUUID()}/large.bin`;
+      const expected = await patternSha256(GiB);
+      const up = await runLargeTransfer({ scheme: "ftps", env: server.env, url, mode: "upload", size: GiB });
+      assert.equal(up.sha256, expected);
+      const down = await runLargeTransfer({ scheme: "ftps", env: server.env, url, mode: "download", size: GiB });
+      assert.equal(down.bytes, GiB);
+      assert.equal(down.sha256, expected);
+      for (const [name, result] of [["upload", up], ["download", down]] as const) {
+        console.log(`ftps 1 GiB ${name}: ${(GiB / 2 ** 20 / result.seconds).toFixed(0)} MiB/s, peak RSS growth ${(result.peakRssGrowthBytes / 2 ** 20).toFixed(1)} MiB`);
+        assert.ok(result.peakRssGrowthBytes < MAX_RSS_GROWTH, `${name} grew RSS by ${result.peakRssGrowthBytes} bytes`);
+      }
+    });
+  });
+});
