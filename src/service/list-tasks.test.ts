@@ -155,6 +155,21 @@ describe("ListTasks filters and views", () => {
     });
   });
 
+  it("refuses NUL in name_prefix and tag filters, which no stored task can hold", async () => {
+    await assert.rejects(h.client.listTasks({ namePrefix: "a\0" }), {
+      code: Code.InvalidArgument,
+      rawMessage: "name_prefix must not contain NUL characters",
+    });
+    await assert.rejects(h.client.listTasks({ tagKey: ["k", "x\0"] }), {
+      code: Code.InvalidArgument,
+      rawMessage: "tag_key[1] must not contain NUL characters",
+    });
+    await assert.rejects(h.client.listTasks({ tagKey: ["k"], tagValue: ["\0"] }), {
+      code: Code.InvalidArgument,
+      rawMessage: "tag_value[0] must not contain NUL characters",
+    });
+  });
+
   it("lists only the caller's own tasks", async () => {
     const { id } = await h.client.createTask(validTask({ name: "alpha-alice" }), as("alice"));
     assert.deepEqual((await h.client.listTasks({}, as("alice"))).tasks.map((task) => task.id), [id]);

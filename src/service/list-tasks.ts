@@ -12,7 +12,7 @@ import { checkEnumValue } from "./enum-values.js";
 import { errors } from "./errors.js";
 import { zipTagFilter } from "./tag-filter.js";
 import type { ResolvedDeps } from "./task-service-deps.js";
-import { checkBytes } from "./text-limits.js";
+import { checkBytes, checkNoNul } from "./text-limits.js";
 
 /** ListTasks: the caller's tasks, newest first, filtered, keyset-paged, shaped by the view. */
 export function listTasksHandler(deps: ResolvedDeps) {
@@ -23,6 +23,7 @@ export function listTasksHandler(deps: ResolvedDeps) {
     checkEnumValue("view", request.view, ViewSchema);
     if (request.state !== undefined) checkEnumValue("state", request.state, StateSchema);
     checkBytes("name_prefix", request.namePrefix, deps.limits.maxNameBytes);
+    checkNoNul("name_prefix", request.namePrefix);
     const pageSize = resolvePageSize(request.pageSize, deps.limits);
     const tags = zipTagFilter(request.tagKey, request.tagValue, deps.limits);
 

@@ -1,6 +1,6 @@
 import type { LimitsConfig } from "../config/limits.js";
 import { errors } from "./errors.js";
-import { checkBytes, checkCount } from "./text-limits.js";
+import { checkBytes, checkCount, checkNoNul } from "./text-limits.js";
 
 export type TagFilter = ReadonlyArray<readonly [key: string, value: string]>;
 
@@ -16,6 +16,8 @@ export function zipTagFilter(keys: readonly string[], values: readonly string[],
     const value = values[index] ?? "";
     checkBytes(`tag_key[${index}]`, key, limits.maxTagKeyBytes);
     checkBytes(`tag_value[${index}]`, value, limits.maxTagValueBytes);
+    checkNoNul(`tag_key[${index}]`, key);
+    checkNoNul(`tag_value[${index}]`, value);
     return [key, value] as const;
   });
 }

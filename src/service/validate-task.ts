@@ -1,7 +1,7 @@
 import type { LimitsConfig } from "../config/limits.js";
 import type { Resources, Task } from "../gen/ga4gh/tes/v1/tes_pb.js";
 import { errors, quote } from "./errors.js";
-import { checkBytes, checkCount } from "./text-limits.js";
+import { checkBytes, checkCount, checkNoNul } from "./text-limits.js";
 import { validateExecutors } from "./validate-executors.js";
 import { validateInputs, validateOutputs, validateVolumes } from "./validate-files.js";
 
@@ -13,6 +13,8 @@ import { validateInputs, validateOutputs, validateVolumes } from "./validate-fil
 export function validateTask(task: Task, limits: LimitsConfig): void {
   validateExecutors(task.executors, limits);
   checkBytes("name", task.name, limits.maxNameBytes);
+  // name and tags are indexed columns of the store, and PostgreSQL text cannot hold NUL.
+  checkNoNul("name", task.name);
   checkBytes("description", task.description, limits.maxDescriptionBytes);
   validateInputs(task.inputs, limits);
   validateOutputs(task.outputs, limits);
@@ -27,6 +29,8 @@ function validateTags(tags: Readonly<Record<string, string>>, limits: LimitsConf
   for (const [key, value] of entries) {
     checkBytes(`tags key ${quote(key)}`, key, limits.maxTagKeyBytes);
     checkBytes(`tags[${quote(key)}]`, value, limits.maxTagValueBytes);
+    checkNoNul(`tags key ${quote(key)}`, key);
+    checkNoNul(`tags[${quote(key)}]`, value);
   }
 }
 
