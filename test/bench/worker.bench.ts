@@ -8,13 +8,14 @@ import { BullMqTaskQueue } from "../../src/queue/bullmq-task-queue.js";
 import { redisAddressFromUrl } from "../../src/redis/redis-address.js";
 import { SqliteTaskStore } from "../../src/store/sqlite/sqlite-task-store.js";
 import { TERMINAL_STATES } from "../../src/store/task-states.js";
-import type { TaskStore } from "../../src/store/task-store.js";
+import { ALL, type TaskStore } from "../../src/store/task-store.js";
 import { removeQueues, TEST_REDIS_URL, uniquePrefix } from "../worker-support/harness.js";
 import { WorkerProcess } from "../worker-support/worker-processes.js";
 import type { BenchFunction, Figure } from "./bench-result.js";
 
 const CREATE_CONCURRENCY = 32;
 const NOT_DONE = [State.QUEUED, State.INITIALIZING, State.RUNNING, State.CANCELING];
+const IDLE_SAMPLES = 20;
 
 /**
  * Worker throughput, end to end on this host: BENCH_WORKER_TASKS (default 2000) one-executor `true`
@@ -22,7 +23,9 @@ const NOT_DONE = [State.QUEUED, State.INITIALIZING, State.RUNNING, State.CANCELI
  * worker process (`npm run worker`: TES_BACKEND=local, bwrap sandboxes, default settings) runs them.
  * Reported: tasks/s from the first create to the last COMPLETE, next to the rate at which the same
  * tasks are only created (no worker), and the p50/p95 delay from creation_time to the first
- * executor's start_time. Redis: REDIS_URL or 127.0.0.1:6379, under a unique prefix.
+ * executor's start_time (tasks wait for the host's cores: TES_LOCAL_CPU_CORES, one per task), and
+ * the same delay for 20 tasks created one at a time on the idle worker. Redis: REDIS_URL or
+ * 127.0.0.1:6379, under a unique prefix.
  */
 export const bench: BenchFunction = async ({ log }) => {
   const count = Number(process.env.BENCH_WORKER_TASKS ?? 2000);
@@ -97,6 +100,20 @@ export const bench: BenchFunction = async ({ log }) => {
       figures["createToFirstExecutorStart.p50"] = { value: percentile(delays, 0.5), unit: "ms" };
       figures["createToFirstExecutorStart.p95"] = { value: percentile(delays, 0.95), unit: "ms" };
       figures["tasks"] = { value: count, unit: "tasks" };
+
+      // 3. The same path with nothing else waiting: one task at a time, create to first executor start.
+      const idle: number[] = [];
+      for (let i = 0; i < IDLE_SAMPLES; i++) {
+        const task = oneExecutorTrue();
+        await store.insert(task, "");
+        await queue.enqueueSubmit(task.id);
+        const done = await waitUntilEnded(store, task.id);
+        const start = Date.parse(done.logs[0]?.logs[0]?.startTime ?? "");
+        if (Number.isFinite(start)) idle.push(start - Date.parse(task.creationTime));
+      }
+      idle.sort((a, b) => a - b);
+      figures["idle.createToFirstExecutorStart.p50"] = { value: percentile(idle, 0.5), unit: "ms" };
+      figures["idle.createToFirstExecutorStart.p95"] = { value: percentile(idle, 0.95), unit: "ms" };
     } finally {
       await worker.stop();
       await queue.close();
@@ -142,6 +159,16 @@ async function createTasks(store: TaskStore, queue: BullMqTaskQueue, count: numb
       }
     }),
   );
+}
+
+async function waitUntilEnded(store: TaskStore, id: string): Promise<Task> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const record = await store.get(id, ALL);
+    if (record !== undefined && TERMINAL_STATES.includes(record.task.state)) return record.task;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`task ${id} did not end within 60 s`);
 }
 
 function percentile(sorted: number[], p: number): number {
