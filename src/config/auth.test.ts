@@ -64,3 +64,14 @@ describe("loadAuthConfig", () => {
     });
   }
 });
+
+describe("describeAuthConfig", () => {
+  it("says in one line how callers sign in", async () => {
+    const { describeAuthConfig } = await import("./auth.js");
+    assert.equal(describeAuthConfig(loadAuthConfig({})), "no sign-in (standalone: one user who sees every task)");
+    assert.equal(
+      describeAuthConfig(oidc({ OIDC_ISSUER: ENTRA, OIDC_ALLOWED_TENANTS: TENANT, TES_ADMIN_ROLE: "TES.Admin" })),
+      `OIDC bearer tokens from ${ENTRA} (1 allowed tenant(s)), isolation per-tenant, admin role TES.Admin; public: ga4gh.tes.v1.TaskService/GetServiceInfo`,
+    );
+  });
+});

@@ -185,3 +185,12 @@ export function requireSecureUrl(name: string, url: URL): void {
 export function isLoopbackHost(hostname: string): boolean {
   return hostname === "localhost" || hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
+
+/** One line for the start-up log: the mode, issuer, isolation and who is admitted; nothing secret. */
+export function describeAuthConfig(config: AuthConfig): string {
+  if (config.mode === "none") return "no sign-in (standalone: one user who sees every task)";
+  const { oidc } = config;
+  const tenants = oidc.allowedTenants === "any" ? "any tenant" : `${oidc.allowedTenants.size} allowed tenant(s)`;
+  const roles = [oidc.adminRole && `admin role ${oidc.adminRole}`, oidc.userRole && `user role ${oidc.userRole}`].filter(Boolean).join(", ");
+  return `OIDC bearer tokens from ${oidc.issuer} (${tenants}), isolation ${oidc.isolation}${roles === "" ? "" : `, ${roles}`}; public: ${config.publicProcedures.join(", ") || "none"}`;
+}
