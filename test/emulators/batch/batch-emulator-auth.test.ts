@@ -14,7 +14,9 @@ import {
   sharedKeyClient,
   signedRequest,
   startTestEmulator,
+  readStream,
   tokenCredential,
+  waitFor,
 } from "./sdk-test-helpers.js";
 
 // Pins the emulator's authentication and wire conventions to shared/notes/AZURE-BATCH.md §1 and §2.
@@ -144,6 +146,45 @@ describe("Batch emulator: authentication and wire conventions", () => {
     const answer = await signedRequest(emulator, "GET", `/pools?${API}&color=blue`);
     assert.equal(answer.status, 400);
     assert.equal(answer.json?.code, "UnsupportedQueryParameter");
+  });
+
+  test("every operation the backend uses answers a bearer-token client with its documented status", async () => {
+    // §3's success statuses, this time through AzureIdentityCredentialAdapter with the Batch scope.
+    const batch = bearerClient(emulator);
+    const status = (answer: { _response: { status: number } }) => answer._response.status;
+    emulator.resetCounts();
+    assert.equal(status(await batch.pool.add(poolBody("bearer-pool", { targetDedicatedNodes: 1 }))), 201);
+    assert.equal((await batch.pool.get("bearer-pool")).id, "bearer-pool");
+    assert.equal((await batch.pool.exists("bearer-pool")).body, true);
+    assert.ok((await batch.pool.list()).some((p) => p.id === "bearer-pool"));
+    await waitFor("steady", async () => ((await batch.pool.get("bearer-pool")).allocationState === "steady" ? true : undefined));
+    const [node] = await batch.computeNode.list("bearer-pool");
+    assert.equal((await batch.computeNode.get("bearer-pool", node?.id ?? "")).id, node?.id);
+    assert.equal(status(await batch.pool.resize("bearer-pool", { targetDedicatedNodes: 1 })), 202);
+    await waitFor("steady", async () => ((await batch.pool.get("bearer-pool")).allocationState === "steady" ? true : undefined));
+    assert.equal(status(await batch.job.add({ id: "bearer-job", poolInfo: { poolId: "bearer-pool" } })), 201);
+    assert.equal((await batch.job.get("bearer-job")).id, "bearer-job");
+    assert.deepEqual((await batch.job.list({ jobListOptions: { filter: "executionInfo/poolId eq 'bearer-pool'", select: "id" } })).map((j) => j.id), ["bearer-job"]);
+    assert.equal(status(await batch.task.add("bearer-job", { id: "b-1", commandLine: "echo bearer" })), 201);
+    assert.equal(status(await batch.task.addCollection("bearer-job", [{ id: "b-2", commandLine: "sleep 30" }])), 200);
+    await waitFor("b-1 done", async () => ((await batch.task.get("bearer-job", "b-1")).state === "completed" ? true : undefined));
+    assert.equal((await batch.task.list("bearer-job", { taskListOptions: { select: "id" } })).length, 2);
+    assert.equal(await readStream((await batch.file.getFromTask("bearer-job", "b-1", "stdout.txt")).readableStreamBody), "bearer\n");
+    assert.equal((await batch.file.getPropertiesFromTask("bearer-job", "b-1", "stdout.txt")).contentLength, 7);
+    assert.ok((await batch.file.listFromTask("bearer-job", "b-1")).some((f) => f.name === "stdout.txt"));
+    assert.equal((await batch.job.getTaskCounts("bearer-job")).taskCounts.completed, 1);
+    assert.equal(status(await batch.task.terminate("bearer-job", "b-2")), 204);
+    assert.equal(status(await batch.task.deleteMethod("bearer-job", "b-2")), 200);
+    assert.equal(status(await batch.job.terminate("bearer-job")), 202);
+    assert.equal(status(await batch.job.deleteMethod("bearer-job")), 202);
+    assert.equal(status(await batch.pool.enableAutoScale("bearer-pool", { autoScaleFormula: "$TargetDedicatedNodes = 0;", autoScaleEvaluationInterval: "PT5M" })), 200);
+    assert.match((await batch.pool.evaluateAutoScale("bearer-pool", "$TargetDedicatedNodes = 0;")).results ?? "", /^\$TargetDedicatedNodes=0;/);
+    assert.equal(status(await batch.pool.disableAutoScale("bearer-pool")), 200);
+    assert.equal(status(await batch.pool.deleteMethod("bearer-pool")), 202);
+    const counts = emulator.counts();
+    for (const operation of ["Pool_Add", "Pool_Get", "Pool_Exists", "Pool_List", "Pool_Resize", "Pool_EnableAutoScale", "Pool_EvaluateAutoScale", "Pool_DisableAutoScale", "Pool_Delete", "ComputeNode_List", "ComputeNode_Get", "Job_Add", "Job_Get", "Job_List", "Job_GetTaskCounts", "Job_Terminate", "Job_Delete", "Task_Add", "Task_AddCollection", "Task_List", "Task_Get", "Task_Terminate", "Task_Delete", "File_GetFromTask", "File_GetPropertiesFromTask", "File_ListFromTask"]) {
+      assert.ok((counts[operation] ?? 0) > 0, `${operation} was exercised`);
+    }
   });
 
   test("requests are counted by operation", async () => {
