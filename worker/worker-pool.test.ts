@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -176,6 +176,18 @@ describe("worker pool (BullMQ on Redis, SQLite store, a scripted backend)", () =
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.deepEqual((await readRuns(backend["root"])).filter((run) => run.startsWith(task.id)), [`${task.id}-0`]);
     assert.equal((await store.get(task.id, ALL))!.version, done.version);
+  });
+
+  test("the backend receives only the backend_parameters it accepts, in its own spelling", async () => {
+    const task = queuedTask({});
+    task.resources!.backendParameters = { VM_SIZE: "Standard_D2s_v3", priority: "low", unknown_key: "dropped" };
+    await store.insert(task, "");
+    await queue.enqueueSubmit(task.id);
+    await waitForTask(store, task.id, terminal);
+    const attempt = JSON.parse(await readFile(join(dir, "backend", "attempts", `${task.id}-0`, "attempt.json"), "utf8"));
+    assert.deepEqual(attempt.backendParameters, { vm_size: "Standard_D2s_v3", Priority: "low" });
+    // The stored task keeps what the client sent.
+    assert.deepEqual((await store.get(task.id, ALL))!.task.resources!.backendParameters, task.resources!.backendParameters);
   });
 
   test("many tasks are submitted and polled in bulk, and reach COMPLETE", async () => {
