@@ -30,7 +30,13 @@ const TASK_JSON = JSON.stringify({
  * measured against it, over REST (autocannon, HTTP/1.1) and over gRPC (a grpc-js loop, h2c).
  */
 export const bench: BenchFunction = async ({ durationSeconds, log }) => {
-  const child = spawn(process.execPath, ["--import", "tsx", SERVER], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--import", "tsx", SERVER], { stdio: ["pipe", "pipe", "inherit", "ipc"] });
+  /** The server process's CPU time so far, in microseconds (user + system). */
+  const serverCpu = async (): Promise<number> => {
+    child.send("cpu");
+    const [reply] = (await once(child, "message")) as [{ cpu: NodeJS.CpuUsage }];
+    return reply.cpu.user + reply.cpu.system;
+  };
   try {
     const line = await firstLine(child.stdout);
     const { port, taskId } = JSON.parse(line) as { port: number; taskId: string };
@@ -39,9 +45,12 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
 
     // Each measurement runs ROUNDS times, interleaved with the others, and reports its median:
     // the box is shared, and a burst of someone else's work should not land on one figure only.
-    type Sample = { rps: number; p50: number; p99: number };
+    // Wall-clock rates swing with whatever else the box runs; the server's CPU time per call does
+    // not, so both are reported: cpuUs is the server's user+system microseconds per call.
+    type Sample = { rps: number; p50: number; p99: number; calls: number };
     const samples = new Map<string, Sample[]>();
-    const measurements: Array<[string, () => Promise<Sample>]> = [];
+    const cpuPerCall = new Map<string, number[]>();
+    const measurements: Array<[name: string, warmUp: () => Promise<unknown>, measure: () => Promise<Sample>]> = [];
 
     const restCase = (name: string, options: { path: string; method?: string; body?: string }) => {
       const request = {
@@ -52,13 +61,13 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
       };
       measurements.push([
         `rest.${name}`,
+        () => autocannon({ ...request, duration: WARMUP_SECONDS }),
         async () => {
-          await autocannon({ ...request, duration: WARMUP_SECONDS });
           const result = await autocannon({ ...request, duration: durationSeconds });
           if (result.errors > 0 || result.non2xx > 0 || result.timeouts > 0) {
             throw new Error(`rest ${name}: ${result.errors} errors, ${result.non2xx} non-2xx, ${result.timeouts} timeouts`);
           }
-          return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+          return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, calls: result.requests.total };
         },
       ]);
     };
@@ -76,10 +85,8 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
     ) => {
       measurements.push([
         `grpc.${name}`,
-        async () => {
-          await unaryLoop(client, method, request, WARMUP_SECONDS);
-          return unaryLoop(client, method, request, durationSeconds);
-        },
+        () => unaryLoop(client, method, request, WARMUP_SECONDS),
+        () => unaryLoop(client, method, request, durationSeconds),
       ]);
     };
     const echoMethod = EchoService.methods[0] as DescMethodUnary;
@@ -94,11 +101,18 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
 
     try {
       for (let round = 1; round <= ROUNDS; round++) {
-        for (const [name, measure] of measurements) {
+        for (const [name, warmUp, measure] of measurements) {
           log(`round ${round}/${ROUNDS} ${name}: ${durationSeconds} s, ${CONCURRENCY} in flight`);
           const list = samples.get(name) ?? [];
-          list.push(await measure());
+          await warmUp();
+          const cpuBefore = await serverCpu();
+          const sample = await measure();
+          const cpu = (await serverCpu()) - cpuBefore;
+          list.push(sample);
           samples.set(name, list);
+          const cpuList = cpuPerCall.get(name) ?? [];
+          cpuList.push(cpu / sample.calls);
+          cpuPerCall.set(name, cpuList);
         }
       }
     } finally {
@@ -109,6 +123,7 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
       figures[`${name}.rps`] = { value: Math.round(median(list.map((x) => x.rps))), unit: "req/s" };
       figures[`${name}.p50`] = { value: median(list.map((x) => x.p50)), unit: "ms" };
       figures[`${name}.p99`] = { value: median(list.map((x) => x.p99)), unit: "ms" };
+      figures[`${name}.cpuUs`] = { value: median(cpuPerCall.get(name) ?? []), unit: "us/call" };
     }
 
     const ratio = (a: string, b: string, target: number): Ratio => {
@@ -116,6 +131,9 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
       const bottom = figures[b]?.value ?? Number.NaN;
       return { value: Math.round((top / bottom) * 1000) / 1000, of: [a, b], target };
     };
+    // The same ratios from server CPU per call: the throughput ratio the server would reach when
+    // it, not the load generator or a neighbour, is the bottleneck.
+    const cpuRatio = (call: string, echo: string, target: number): Ratio => ratio(`${echo}.cpuUs`, `${call}.cpuUs`, target);
     return {
       figures,
       ratios: {
@@ -123,6 +141,10 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
         "rest.createTask/echo": ratio("rest.createTask.rps", "rest.echo.rps", 0.5),
         "grpc.getTask/echo": ratio("grpc.getTask.rps", "grpc.echo.rps", 0.8),
         "grpc.createTask/echo": ratio("grpc.createTask.rps", "grpc.echo.rps", 0.5),
+        "rest.getTask/echo (cpu)": cpuRatio("rest.getTask", "rest.echo", 0.8),
+        "rest.createTask/echo (cpu)": cpuRatio("rest.createTask", "rest.echo", 0.5),
+        "grpc.getTask/echo (cpu)": cpuRatio("grpc.getTask", "grpc.echo", 0.8),
+        "grpc.createTask/echo (cpu)": cpuRatio("grpc.createTask", "grpc.echo", 0.5),
       },
     };
   } finally {
@@ -138,7 +160,7 @@ async function unaryLoop<I extends DescMessage, O extends DescMessage>(
   method: DescMethodUnary<I, O>,
   request: MessageShape<I>,
   seconds: number,
-): Promise<{ rps: number; p50: number; p99: number }> {
+): Promise<{ rps: number; p50: number; p99: number; calls: number }> {
   const latencies: number[] = [];
   const started = performance.now();
   const deadline = started + seconds * 1000;
@@ -153,7 +175,7 @@ async function unaryLoop<I extends DescMessage, O extends DescMessage>(
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const at = (q: number) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0) * 10) / 10;
-  return { rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99) };
+  return { rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), calls: latencies.length };
 }
 
 function median(values: readonly number[]): number {

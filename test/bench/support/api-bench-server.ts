@@ -1,7 +1,9 @@
 /**
  * The API server for api.bench.ts, in its own process so that the load generators do not share
  * its event loop: the real TaskService over an SQLite file, the echo service beside it, one port.
- * Prints one JSON line {port, taskId} once listening; stops on SIGTERM or when stdin closes.
+ * Prints one JSON line {port, taskId} once listening; answers an IPC message "cpu" with its
+ * process.cpuUsage(), so the bench can charge server CPU time to each measurement; stops on
+ * SIGTERM or when stdin closes.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -29,6 +31,10 @@ const created = await fetch(`${server.baseUrl}/ga4gh/tes/v1/tasks`, {
 });
 const { id } = (await created.json()) as { id: string };
 process.stdout.write(`${JSON.stringify({ port: server.port, taskId: id })}\n`);
+
+process.on("message", (message) => {
+  if (message === "cpu") process.send?.({ cpu: process.cpuUsage() });
+});
 
 let stopping = false;
 async function stop(): Promise<void> {
