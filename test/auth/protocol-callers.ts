@@ -45,6 +45,7 @@ export function protocolCallers(baseUrl: string, port: number): ProtocolCaller[]
   return [
     restCaller(baseUrl),
     connectCaller("connect", createConnectTransport({ baseUrl, httpVersion: "1.1" })),
+    connectCaller("connect (h2c, binary)", createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true })),
     connectCaller("gRPC-Web", createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })),
     grpcJsCaller(`127.0.0.1:${port}`),
   ];
