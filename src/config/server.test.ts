@@ -29,6 +29,7 @@ describe("loadServerConfig", () => {
       REQUEST_TIMEOUT_MS: "20000",
       IDLE_TIMEOUT_MS: "10000",
       MAX_CONCURRENT_STREAMS: "50",
+      MAX_CONNECTIONS: "100",
       SHUTDOWN_GRACE_MS: "1000",
     });
     assert.deepEqual(config, {
@@ -44,6 +45,7 @@ describe("loadServerConfig", () => {
         requestTimeoutMs: 20000,
         idleTimeoutMs: 10000,
         maxConcurrentStreams: 50,
+        maxConnections: 100,
         shutdownGraceMs: 1000,
       },
     });

@@ -57,6 +57,8 @@ export interface EdgeLimits {
   readonly idleTimeoutMs: number;
   /** MAX_CONCURRENT_STREAMS: h2 streams one connection may have open at once. Default 100. */
   readonly maxConcurrentStreams: number;
+  /** MAX_CONNECTIONS: open TCP connections at once; more are closed as they arrive. Default 4096. */
+  readonly maxConnections: number;
   /**
    * SHUTDOWN_GRACE_MS: on close, how long requests in flight may take before their connections
    * are cut. Default 10000.
@@ -72,6 +74,7 @@ export const DEFAULT_EDGE_LIMITS: EdgeLimits = {
   requestTimeoutMs: 60_000,
   idleTimeoutMs: 30_000,
   maxConcurrentStreams: 100,
+  maxConnections: 4096,
   shutdownGraceMs: 10_000,
 };
 
@@ -110,9 +113,15 @@ export function loadServerConfig(env: Env): ServerConfig {
       requestTimeoutMs,
       idleTimeoutMs: read.integer("IDLE_TIMEOUT_MS", d.idleTimeoutMs, { min: 100, max: 3_600_000 }),
       maxConcurrentStreams: read.integer("MAX_CONCURRENT_STREAMS", d.maxConcurrentStreams, { min: 1, max: 10_000 }),
-      shutdownGraceMs: read.integer("SHUTDOWN_GRACE_MS", d.shutdownGraceMs, { min: 0, max: 600_000 }),
+      maxConnections: read.integer("MAX_CONNECTIONS", d.maxConnections, { min: 1, max: 1_000_000 }),
+      shutdownGraceMs: readShutdownGraceMs(read),
     },
   };
+}
+
+/** SHUTDOWN_GRACE_MS, shared by the API (calls in flight) and the worker pool (jobs in flight). */
+export function readShutdownGraceMs(read: EnvReader): number {
+  return read.integer("SHUTDOWN_GRACE_MS", DEFAULT_EDGE_LIMITS.shutdownGraceMs, { min: 0, max: 600_000 });
 }
 
 function isOrigin(value: string): boolean {

@@ -103,6 +103,7 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
       });
     });
   }
+  front.maxConnections = limits.maxConnections;
   h2.setTimeout(limits.idleTimeoutMs);
   h2.on("session", (session: Http2Session) => {
     sessions.add(session);

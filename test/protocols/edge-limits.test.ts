@@ -202,6 +202,30 @@ describe("edge limits, configured small", () => {
   });
 });
 
+describe("connection limit", () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ env: { MAX_CONNECTIONS: "3", HEADERS_TIMEOUT_MS: "2000" } });
+  });
+  after(() => s.close());
+
+  it("closes connections beyond MAX_CONNECTIONS as they arrive", async () => {
+    const open = await Promise.all(
+      Array.from({ length: 3 }, () => new Promise<net.Socket>((resolve) => {
+        const socket = net.connect(s.port, "127.0.0.1", () => resolve(socket));
+        socket.on("error", () => {});
+      })),
+    );
+    try {
+      const { ms } = await timeUntilClosed(s.port, "");
+      assert.ok(ms < 200, `the extra connection lived ${ms} ms`);
+    } finally {
+      for (const socket of open) socket.destroy();
+    }
+  });
+
+});
+
 describe("errors hidden from clients", () => {
   let s: TestServer;
   before(async () => {
