@@ -4,10 +4,13 @@ import path from "node:path";
 import { LocalFileError, ProviderError } from "./provider-error.js";
 import { redactUrl } from "./redact.js";
 import { withRetries, type RetryOptions } from "./retry.js";
+import { StallWatchdog } from "./stall-watchdog.js";
 import type { StorageProvider } from "./storage-provider.js";
 
 export interface DownloadFileOptions {
   retry: RetryOptions;
+  /** An attempt that moves no byte for this long is abandoned and retried. */
+  idleTimeoutInMs: number;
   signal?: AbortSignal;
   onBytes?: (count: number) => void;
   onRetry?: (error: unknown, attemptNumber: number, delayInMs: number) => void;
@@ -42,34 +45,13 @@ export async function downloadFile(provider: StorageProvider, url: URL, target: 
   try {
     await withRetries(
       async () => {
-        const result = await provider.read(url, { offset: written, ...(options.signal ? { signal: options.signal } : {}) });
-        if (written > 0 && !result.resumed) await restart();
-        expectedMd5 ??= result.md5;
-        if (result.size !== undefined) expectedSize = result.size;
+        const watchdog = new StallWatchdog(options.idleTimeoutInMs, options.signal, redactUrl(url));
         try {
-          for await (const chunk of result.body as AsyncIterable<Buffer>) {
-            await writeAll(handle, chunk, written);
-            hash.update(chunk);
-            written += chunk.length;
-            options.onBytes?.(chunk.length);
-          }
+          await attempt(watchdog);
         } catch (error) {
-          if (error instanceof LocalFileError || error instanceof ProviderError || options.signal?.aborted) throw error;
-          // Client libraries word a dropped connection many ways ("aborted", "socket hang up"): say what happened.
-          const reason = error instanceof Error ? error.message : String(error);
-          throw new ProviderError("transient", `${redactUrl(url)}: the transfer broke off after ${written} bytes (${reason})`, { cause: error });
-        }
-        if (expectedSize !== undefined && written !== expectedSize) {
-          throw new ProviderError("transient", `${redactUrl(url)}: the connection ended after ${written} of ${expectedSize} bytes`);
-        }
-        if (expectedMd5 !== undefined) {
-          const actual = hash.copy().digest();
-          if (!actual.equals(expectedMd5)) {
-            const message = `${redactUrl(url)}: MD5 mismatch (the store says ${expectedMd5.toString("base64")}, the bytes received hash to ${actual.toString("base64")})`;
-            await restart();
-            expectedMd5 = undefined;
-            throw new ProviderError("integrity", message);
-          }
+          throw watchdog.stalledError() ?? error;
+        } finally {
+          watchdog.stop();
         }
       },
       options.retry,
@@ -84,6 +66,40 @@ export async function downloadFile(provider: StorageProvider, url: URL, target: 
     await handle.close().catch(() => undefined);
     await unlink(temp).catch(() => undefined);
     throw error;
+  }
+
+  async function attempt(watchdog: StallWatchdog): Promise<void> {
+    const result = await provider.read(url, { offset: written, signal: watchdog.signal });
+    watchdog.signal.addEventListener("abort", () => result.body.destroy(), { once: true });
+    if (written > 0 && !result.resumed) await restart();
+    expectedMd5 ??= result.md5;
+    if (result.size !== undefined) expectedSize = result.size;
+    try {
+      for await (const chunk of result.body as AsyncIterable<Buffer>) {
+        await writeAll(handle, chunk, written);
+        hash.update(chunk);
+        written += chunk.length;
+        options.onBytes?.(chunk.length);
+        watchdog.progress();
+      }
+    } catch (error) {
+      if (error instanceof LocalFileError || error instanceof ProviderError || options.signal?.aborted) throw error;
+      // Client libraries word a dropped connection many ways ("aborted", "socket hang up"): say what happened.
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ProviderError("transient", `${redactUrl(url)}: the transfer broke off after ${written} bytes (${reason})`, { cause: error });
+    }
+    if (expectedSize !== undefined && written !== expectedSize) {
+      throw new ProviderError("transient", `${redactUrl(url)}: the connection ended after ${written} of ${expectedSize} bytes`);
+    }
+    if (expectedMd5 !== undefined) {
+      const actual = hash.copy().digest();
+      if (!actual.equals(expectedMd5)) {
+        const message = `${redactUrl(url)}: MD5 mismatch (the store says ${expectedMd5.toString("base64")}, the bytes received hash to ${actual.toString("base64")})`;
+        await restart();
+        expectedMd5 = undefined;
+        throw new ProviderError("integrity", message);
+      }
+    }
   }
 }
 

@@ -68,7 +68,7 @@ export async function runTransfers(manifest: Manifest | unknown, direction: Tran
     progress.addFiles(jobs.length);
     const files: TransferRecord[] = new Array(jobs.length);
     await runWithLimit(jobs, settings.parallel, async (job, index) => {
-      const record = await runJob(job, direction, { registry, root, policy, retry, redactor, progress, checksum: settings.uploadChecksums, signal: options.signal });
+      const record = await runJob(job, direction, { registry, root, policy, retry, redactor, progress, checksum: settings.uploadChecksums, idleTimeoutInMs: settings.idleTimeoutInMs, signal: options.signal });
       files[index] = record;
       progress.fileEnded(record.error !== undefined);
     });
@@ -91,6 +91,7 @@ interface JobContext {
   redactor: Redactor;
   progress: ProgressTracker;
   checksum: boolean;
+  idleTimeoutInMs: number;
   signal: AbortSignal | undefined;
 }
 
@@ -119,7 +120,7 @@ async function runJob(job: TransferJob, direction: TransferDirection, context: J
     }
     context.policy.assertHostAllowed(job.url.hostname);
     const provider = context.registry.resolve(job.url);
-    const common = { retry: context.retry, onBytes, ...(context.signal ? { signal: context.signal } : {}) };
+    const common = { retry: context.retry, idleTimeoutInMs: context.idleTimeoutInMs, onBytes, ...(context.signal ? { signal: context.signal } : {}) };
     if (job.kind === "download") {
       const target = await context.root.prepareWrite(job.containerPath);
       const result = await downloadFile(provider, job.url, target, common);

@@ -20,8 +20,8 @@ export interface TransferOptions {
   uploadChecksums?: boolean;
   /** Redirects the HTTP provider follows per request (default 5). */
   httpMaxRedirects?: number;
-  /** Idle time after which an HTTP connection counts as dropped (default 60 s). */
-  httpIdleTimeoutInMs?: number;
+  /** A transfer (or HTTP connection) that moves no byte for this long counts as dropped and is retried (default 60 s). */
+  idleTimeoutInMs?: number;
   azureBlob?: AzureBlobOptions;
   /** Environment for credentials and endpoints (default process.env). */
   env?: Readonly<Record<string, string | undefined>>;
@@ -59,7 +59,7 @@ export interface ResolvedTransferOptions {
   allowLinkLocal: boolean;
   uploadChecksums: boolean;
   httpMaxRedirects: number;
-  httpIdleTimeoutInMs: number;
+  idleTimeoutInMs: number;
   azureBlob: AzureBlobOptions;
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -113,7 +113,7 @@ export function resolveTransferOptions(options: TransferOptions): ResolvedTransf
     allowLinkLocal: bool(options.allowLinkLocal, "FILETRANSFER_ALLOW_LINK_LOCAL", false),
     uploadChecksums: bool(options.uploadChecksums, "FILETRANSFER_UPLOAD_CHECKSUMS", true),
     httpMaxRedirects: num(options.httpMaxRedirects, "FILETRANSFER_HTTP_MAX_REDIRECTS", 5, 0),
-    httpIdleTimeoutInMs: num(options.httpIdleTimeoutInMs, "FILETRANSFER_HTTP_IDLE_TIMEOUT_MS", 60_000, 1),
+    idleTimeoutInMs: num(options.idleTimeoutInMs, "FILETRANSFER_IDLE_TIMEOUT_MS", 60_000, 1),
     azureBlob,
     env,
   };

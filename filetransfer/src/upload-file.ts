@@ -3,11 +3,15 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Transform } from "node:stream";
 import { LocalFileError } from "./provider-error.js";
+import { redactUrl } from "./redact.js";
 import { withRetries, type RetryOptions } from "./retry.js";
+import { StallWatchdog } from "./stall-watchdog.js";
 import type { StorageProvider } from "./storage-provider.js";
 
 export interface UploadFileOptions {
   retry: RetryOptions;
+  /** An attempt that moves no byte for this long is abandoned and retried. */
+  idleTimeoutInMs: number;
   /** Compute the file's MD5 first (one extra read) and hand it to the provider. */
   checksum: boolean;
   signal?: AbortSignal;
@@ -26,23 +30,28 @@ export async function uploadFile(provider: StorageProvider, url: URL, source: st
   await withRetries(
     async () => {
       let sent = 0;
+      const watchdog = new StallWatchdog(options.idleTimeoutInMs, options.signal, redactUrl(url));
       const file = createReadStream(source);
       const body = new Transform({
         transform(chunk: Buffer, _encoding, callback) {
           sent += chunk.length;
           options.onBytes?.(chunk.length);
+          watchdog.progress();
           callback(null, chunk);
         },
       });
+      watchdog.signal.addEventListener("abort", () => body.destroy(watchdog.stalledError()), { once: true });
       file.once("error", (error) => body.destroy(new LocalFileError(`reading the output file failed: ${error.message}`)));
       file.pipe(body);
       try {
-        await provider.write(url, body, { size, ...(md5 ? { md5 } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+        await provider.write(url, body, { size, ...(md5 ? { md5 } : {}), signal: watchdog.signal });
       } catch (error) {
         options.onBytes?.(-sent);
         file.destroy();
         body.destroy();
-        throw error;
+        throw watchdog.stalledError() ?? error;
+      } finally {
+        watchdog.stop();
       }
     },
     options.retry,

@@ -157,6 +157,27 @@ describe("Azure Blob: Azurite on loopback", () => {
     }
   });
 
+  it("abandons and resumes a download whose connection goes silent", async () => {
+    const data = await generatedBuffer(8 * 1024 * 1024, 22);
+    await container.getBlockBlobClient("stall/source.bin").uploadData(data);
+    const proxy = await startCutOnceProxy({ host: "127.0.0.1", port: azurite.port }, 3 * 1024 * 1024, { stall: true });
+    const proxyHost = `127.0.0.1:${proxy.port}`;
+    const root = await makeTempDir("azure-stall");
+    try {
+      const started = Date.now();
+      const run = await runCli("download", { root: root.path, inputs: [{ url: sasUrl("stall/source.bin", proxyHost), path: "/in/s.bin" }] }, work.path, {
+        env: { ...env, FILETRANSFER_AZURE_BLOB_PATH_STYLE_HOSTS: proxyHost, FILETRANSFER_IDLE_TIMEOUT_MS: "700" },
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(proxy.cuts(), 1, "the proxy went silent once");
+      assert.ok(Date.now() - started < 20_000);
+      assert.deepEqual(await readFile(path.join(root.path, "in/s.bin")), data);
+    } finally {
+      await proxy.close();
+      await root.remove();
+    }
+  });
+
   it("refuses a blob whose bytes do not match its stored Content-MD5", async () => {
     // Azurite checks the MD5 sent with an upload, so the wrong one is set afterwards, as a property.
     const blob = container.getBlockBlobClient("md5/bad.bin");

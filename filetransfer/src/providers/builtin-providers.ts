@@ -15,7 +15,7 @@ export function createBuiltinRegistry(context: ProviderContext, settings: Resolv
   const { env, addressPolicy } = context;
   return new ProviderRegistry()
     .register(new FileProvider(settings.allowedDirs))
-    .register(new HttpProvider(addressPolicy, { maxRedirects: settings.httpMaxRedirects, idleTimeoutInMs: settings.httpIdleTimeoutInMs }))
+    .register(new HttpProvider(addressPolicy, { maxRedirects: settings.httpMaxRedirects, idleTimeoutInMs: settings.idleTimeoutInMs }))
     .register(
       lazyProvider({
         schemes: ["az", "https", "http"],

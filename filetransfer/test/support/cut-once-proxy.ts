@@ -14,9 +14,14 @@ export interface CutOnceProxy {
  * A TCP proxy on loopback in front of any server (Azurite, sshd, an S3 or GCS emulator): it
  * forwards bytes both ways, and once it has relayed `cutAfterBytes` from the server towards the
  * client on a connection, it destroys that connection — once — to prove a transfer survives a
- * connection dropped mid-transfer. Later connections pass untouched.
+ * connection dropped mid-transfer. With `stall`, it goes silent instead, keeping the connection
+ * open (a hung peer, which only a timeout can detect). Later connections pass untouched.
  */
-export async function startCutOnceProxy(target: { host: string; port: number }, cutAfterBytes: number): Promise<CutOnceProxy> {
+export async function startCutOnceProxy(
+  target: { host: string; port: number },
+  cutAfterBytes: number,
+  options: { stall?: boolean } = {},
+): Promise<CutOnceProxy> {
   let armed: number | undefined = cutAfterBytes;
   let cuts = 0;
   const sockets = new Set<net.Socket>();
@@ -30,6 +35,11 @@ export async function startCutOnceProxy(target: { host: string; port: number }, 
         armed = undefined;
         cuts += 1;
         client.write(chunk.subarray(0, Math.max(0, threshold - relayed)), () => {
+          if (options.stall) {
+            upstream.pause();
+            upstream.removeAllListeners("data");
+            return;
+          }
           client.destroy();
           upstream.destroy();
         });
