@@ -37,6 +37,8 @@ describe("worker pool (BullMQ on Redis, SQLite store, a scripted backend)", () =
       WORKER_SWEEP_INTERVAL_MS: "200",
       WORKER_STALE_AFTER_MS: "400",
       WORKER_PREEMPTION_RETRIES: "1",
+      // Long enough that concurrent submit jobs share backend calls even on a busy machine.
+      WORKER_SUBMIT_BATCH_WAIT_MS: "50",
     });
     queue = new BullMqTaskQueue({ connection, prefix: config.queue.prefix });
     pool = await startWorkerPool({ store, connection, backend, config });
@@ -192,7 +194,7 @@ describe("worker pool (BullMQ on Redis, SQLite store, a scripted backend)", () =
 
   test("many tasks are submitted and polled in bulk, and reach COMPLETE", async () => {
     backend.calls.length = 0;
-    const ids = await Promise.all(Array.from({ length: 40 }, () => run({ "script.duration_ms": "300" })));
+    const ids = await Promise.all(Array.from({ length: 40 }, () => run({ "script.duration_ms": "2000" })));
     for (const id of ids) assert.equal((await waitForTask(store, id, terminal)).task.state, State.COMPLETE);
     const largestSubmit = Math.max(...backend.calls.filter((c) => c.method === "submit").map((c) => c.count));
     const largestPoll = Math.max(...backend.calls.filter((c) => c.method === "poll").map((c) => c.count));
