@@ -64,6 +64,8 @@ export class AzureBatchBackend implements ComputeBackend {
   private readonly cancelled = new Set<string>();
   /** Preempted handles already terminated, so Batch does not rerun them beside the new attempt. */
   private readonly preemptionHandled = new Set<string>();
+  /** The first start time seen for each running attempt, to notice a rerun between polls. */
+  private readonly firstStart = new Map<string, number>();
   /** What the last lists said about each job's tasks. */
   private readonly views = new Map<string, JobView>();
   /** Lists in flight, shared by the poll calls of one cycle (the worker polls in batches of handles). */
@@ -375,7 +377,17 @@ export class AzureBatchBackend implements ComputeBackend {
       return reason === undefined ? { phase: "queued" } : { phase: "queued", reason };
     }
     if (state === "preparing") return { phase: "initializing" };
-    if (state === "running") return { phase: "running" };
+    if (state === "running") {
+      // A rerun between two polls shows only as a later start: Batch requeued the task meanwhile.
+      const start = execution?.startTime === undefined ? undefined : new Date(execution.startTime).getTime();
+      const first = this.firstStart.get(handle);
+      if (start !== undefined && first === undefined) this.firstStart.set(handle, start);
+      if (start !== undefined && first !== undefined && start > first && !this.cancelled.has(handle)) {
+        await this.stopRequeued(handle, jobId, task.id ?? "");
+        return { phase: "preempted", reason: "the Batch node running it was preempted or removed, and Batch ran the task again" };
+      }
+      return { phase: "running" };
+    }
     const result = await this.readResult(jobId, handle, task);
     this.results.set(handle, result);
     return { phase: "ended", result };
@@ -517,6 +529,7 @@ export class AzureBatchBackend implements ComputeBackend {
         this.views.get(parsed.jobId)?.tasks.delete(lower(parsed.taskId));
         this.cancelled.delete(handle);
         this.preemptionHandled.delete(handle);
+        this.firstStart.delete(handle);
       }),
     );
   }
