@@ -56,6 +56,7 @@ describe("loadAuthConfig", () => {
     ["a clock skew over 5 minutes", { TES_AUTH_MODE: "oidc", OIDC_ISSUER: "https://idp.example.org", OIDC_AUDIENCE: "a", OIDC_CLOCK_SKEW_SECONDS: "900" }, /OIDC_CLOCK_SKEW_SECONDS must be between 0 and 300/],
     ["an unknown mode", { TES_AUTH_MODE: "basic" }, /TES_AUTH_MODE must be one of none, oidc/],
     ["an unknown isolation", { TES_AUTH_MODE: "oidc", OIDC_ISSUER: "https://idp.example.org", OIDC_AUDIENCE: "a", TES_ISOLATION: "per-group" }, /TES_ISOLATION/],
+    ["a task procedure made public", { TES_AUTH_MODE: "oidc", OIDC_ISSUER: "https://idp.example.org", OIDC_AUDIENCE: "a", TES_AUTH_PUBLIC_METHODS: "ga4gh.tes.v1.TaskService/ListTasks" }, /may only list ga4gh.tes.v1.TaskService\/GetServiceInfo, /],
     ["a public method that is not a procedure", { TES_AUTH_MODE: "oidc", OIDC_ISSUER: "https://idp.example.org", OIDC_AUDIENCE: "a", TES_AUTH_PUBLIC_METHODS: "/ga4gh/tes/v1/service-info" }, /package.Service\/Method/],
   ];
   for (const [label, env, message] of refusals) {

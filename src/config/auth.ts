@@ -79,6 +79,12 @@ export const PUBLIC_KEY_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384
  * TES_AUTH_PUBLIC_METHODS: procedures (package.Service/Method) callable without a token, or `none`.
  * GetServiceInfo is public by default: TES clients call it to discover the server before signing in. */
 export const DEFAULT_PUBLIC_PROCEDURES = ["ga4gh.tes.v1.TaskService/GetServiceInfo"];
+/** The procedures that hold nothing per caller, and so may be public. */
+const MAY_BE_PUBLIC = [
+  "ga4gh.tes.v1.TaskService/GetServiceInfo",
+  "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+  "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+];
 
 const TENANT_PLACEHOLDER = "{tenantid}";
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -137,6 +143,10 @@ export function loadAuthConfig(env: Env): AuthConfig {
   for (const procedure of publicProcedures) {
     if (!/^[A-Za-z_][\w.]*\/[A-Za-z_]\w*$/.test(procedure)) {
       throw new ConfigError(`TES_AUTH_PUBLIC_METHODS must list procedures as package.Service/Method, got "${procedure}"`);
+    }
+    // Task procedures stay behind sign-in: anonymous callers would all share one owner.
+    if (!MAY_BE_PUBLIC.includes(procedure)) {
+      throw new ConfigError(`TES_AUTH_PUBLIC_METHODS may only list ${MAY_BE_PUBLIC.join(", ")}; got "${procedure}"`);
     }
   }
   const realm = read.string("TES_AUTH_REALM", "tes");
