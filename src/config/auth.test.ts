@@ -26,7 +26,12 @@ describe("loadAuthConfig", () => {
     assert.equal(config.oidc.isolation, "per-tenant");
     assert.equal(config.oidc.clockSkewSeconds, 60);
     assert.equal(config.oidc.keysRefreshCooldownSeconds, 300);
-    assert.deepEqual(config.publicProcedures, ["ga4gh.tes.v1.TaskService/GetServiceInfo"]);
+    assert.deepEqual(config.publicProcedures, [
+      "ga4gh.tes.v1.TaskService/GetServiceInfo",
+      "grpc.health.v1.Health/Check",
+      "grpc.health.v1.Health/List",
+      "grpc.health.v1.Health/Watch",
+    ]);
     assert.equal(config.realm, "tes");
   });
 
@@ -72,7 +77,7 @@ describe("describeAuthConfig", () => {
     assert.equal(describeAuthConfig(loadAuthConfig({})), "no sign-in (standalone: one user who sees every task)");
     assert.equal(
       describeAuthConfig(oidc({ OIDC_ISSUER: ENTRA, OIDC_ALLOWED_TENANTS: TENANT, TES_ADMIN_ROLE: "TES.Admin" })),
-      `OIDC bearer tokens from ${ENTRA} (1 allowed tenant(s)), isolation per-tenant, admin role TES.Admin; public: ga4gh.tes.v1.TaskService/GetServiceInfo`,
+      `OIDC bearer tokens from ${ENTRA} (1 allowed tenant(s)), isolation per-tenant, admin role TES.Admin; public: ga4gh.tes.v1.TaskService/GetServiceInfo, grpc.health.v1.Health/Check, grpc.health.v1.Health/List, grpc.health.v1.Health/Watch`,
     );
   });
 });

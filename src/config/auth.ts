@@ -77,11 +77,17 @@ export const PUBLIC_KEY_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384
 
 /**
  * TES_AUTH_PUBLIC_METHODS: procedures (package.Service/Method) callable without a token, or `none`.
- * GetServiceInfo is public by default: TES clients call it to discover the server before signing in. */
-export const DEFAULT_PUBLIC_PROCEDURES = ["ga4gh.tes.v1.TaskService/GetServiceInfo"];
+ * GetServiceInfo and gRPC health checking are public by default: TES clients call it to discover the server before signing in. */
+export const DEFAULT_PUBLIC_PROCEDURES = [
+  "ga4gh.tes.v1.TaskService/GetServiceInfo",
+  // gRPC health checking: platform probes (Kubernetes grpc probes, load balancers) send no token.
+  "grpc.health.v1.Health/Check",
+  "grpc.health.v1.Health/List",
+  "grpc.health.v1.Health/Watch",
+];
 /** The procedures that hold nothing per caller, and so may be public. */
 const MAY_BE_PUBLIC = [
-  "ga4gh.tes.v1.TaskService/GetServiceInfo",
+  ...DEFAULT_PUBLIC_PROCEDURES,
   "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
   "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
 ];
