@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { chmod, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { Redis, type RedisOptions } from "ioredis";
 import { loadQueueConfig } from "../config/queue.js";
@@ -93,6 +95,26 @@ describe("resolveRedis (the embedded default)", () => {
     await redis.close();
     await assert.rejects(ping(redis.address.options));
     await assert.rejects(stat(join(dataDir, "redis", "port")));
+  });
+
+  test("a process that exits without closing still stops the redis-server it started", async () => {
+    const bin = await mkdtemp(join(dir, "exit-bin-"));
+    await symlink("/usr/bin/redis-server", join(bin, "redis-server"));
+    const dataDir = join(dir, "exit-data");
+    const here = fileURLToPath(new URL(".", import.meta.url));
+    const script = `
+      const { resolveRedis } = await import(${JSON.stringify(join(here, "resolve-redis.ts"))});
+      const { loadQueueConfig } = await import(${JSON.stringify(join(here, "..", "config", "queue.ts"))});
+      const redis = await resolveRedis(loadQueueConfig({ TES_DATA_DIR: ${JSON.stringify(dataDir)} }), {
+        defaultPort: ${await closedPort()}, pathList: ${JSON.stringify(bin)} });
+      console.log(redis.source + " " + redis.address.options.port);
+      process.exit(0);`;
+    const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
+    assert.equal(child.status, 0, child.stderr);
+    const [source, port] = child.stdout.trim().split(" ");
+    assert.equal(source, "embedded");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await assert.rejects(ping({ host: "127.0.0.1", port: Number(port) }));
   });
 
   test("fails with one sentence saying how to get Redis when none can be had", async () => {
