@@ -140,6 +140,20 @@ describe("worker pool + Azure Batch backend + Batch emulator + runner", () => {
     assert.equal(done.task.state, State.COMPLETE);
   });
 
+  test("a storm of 429s (with Retry-After) and 503s on every Batch operation loses no task", async () => {
+    // More throttled answers than one call's retry budget: some backend calls fail, and the worker
+    // submits or polls again later; every task still ends COMPLETE, each run once.
+    emulator.faults.http({ status: 429, retryAfterSeconds: 0, times: 40 });
+    emulator.faults.http({ status: 503, times: 5 });
+    const ids = await Promise.all(Array.from({ length: 8 }, (_, i) => run([["sh", "-c", `echo storm ${i}`]])));
+    for (const id of ids) {
+      const done = await ended(id, 90_000);
+      assert.equal(done.task.state, State.COMPLETE, `${id}: ${JSON.stringify(done.task.logs.map((l) => l.systemLogs))}`);
+      assert.equal(done.task.logs.length, 1);
+    }
+    emulator.faults.clear();
+  });
+
   async function waitForBatchTasks(count: number, tesId: string): Promise<void> {
     const deadline = Date.now() + 10_000;
     for (;;) {
