@@ -5,13 +5,11 @@ import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { FTP_TEST_USER, startFtpsServer, type FtpsServer } from "../../test/support/ftps-server.js";
-import { patternSha256, runLargeTransfer } from "../../test/support/large-transfer.js";
+import { assertLargeRoundTrip } from "../../test/support/large-transfer.js";
 import { chunks, describeRemoteProviderContract, providerFor, readAll, rejectsWithKind } from "../../test/support/remote-provider-contract.js";
 import { execFileSync } from "node:child_process";
 
 const GiB = 1024 * 1024 * 1024;
-/** The most a 1 GiB transfer may add to the process's resident memory. */
-const MAX_RSS_GROWTH = 96 * 1024 * 1024;
 
 let server: FtpsServer;
 
@@ -164,16 +162,7 @@ describe("FTPS against vsftpd", () => {
 
     it("moves 1 GiB up and down with a small, fixed memory footprint", { timeout: 300_000 }, async () => {
       const url = `${server.url}/${randomUUID()}/large.bin`;
-      const expected = await patternSha256(GiB);
-      const up = await runLargeTransfer({ scheme: "ftps", env: server.env, url, mode: "upload", size: GiB });
-      assert.equal(up.sha256, expected);
-      const down = await runLargeTransfer({ scheme: "ftps", env: server.env, url, mode: "download", size: GiB });
-      assert.equal(down.bytes, GiB);
-      assert.equal(down.sha256, expected);
-      for (const [name, result] of [["upload", up], ["download", down]] as const) {
-        console.log(`ftps 1 GiB ${name}: ${(GiB / 2 ** 20 / result.seconds).toFixed(0)} MiB/s, peak RSS growth ${(result.peakRssGrowthBytes / 2 ** 20).toFixed(1)} MiB`);
-        assert.ok(result.peakRssGrowthBytes < MAX_RSS_GROWTH, `${name} grew RSS by ${result.peakRssGrowthBytes} bytes`);
-      }
+      await assertLargeRoundTrip("ftps", server.env, url, GiB);
     });
   });
 });

@@ -1,5 +1,6 @@
+import { createHash } from "node:crypto";
 import { posix } from "node:path";
-import { PassThrough, Writable, type Readable } from "node:stream";
+import { PassThrough, Readable, Writable } from "node:stream";
 import { Client, FTPError, type FileInfo } from "basic-ftp";
 import { isIP } from "node:net";
 import type { AddressPolicy } from "../address-policy.js";
@@ -137,7 +138,7 @@ export class FtpsProvider implements StorageProvider {
       options.signal?.addEventListener("abort", onAbort, { once: true });
       try {
         await client.ensureDir(posix.dirname(path));
-        await client.uploadFrom(body, path);
+        await client.uploadFrom(options.size === 0 ? emptyBodyAfterHandshake() : body, path);
       } finally {
         options.signal?.removeEventListener("abort", onAbort);
       }
@@ -225,9 +226,11 @@ export class FtpsProvider implements StorageProvider {
   }
 }
 
+/** Connections are shared only between URLs that log in the same way (a URL's own password included). */
 function connectionKey(url: URL, config: FtpsProviderConfig): string {
   const user = decodeURIComponent(url.username) || config.username || "";
-  return `${user}@${url.hostname}:${url.port}`;
+  const password = decodeURIComponent(url.password) || config.password || "";
+  return `${user}:${createHash("sha256").update(password).digest("hex")}@${url.hostname}:${url.port}`;
 }
 
 function remotePath(url: URL): string {
@@ -249,6 +252,22 @@ async function sizeOf(client: Client, path: string): Promise<number | undefined>
     if (error instanceof FTPError && error.code === 550) return undefined;
     throw error;
   }
+}
+
+/**
+ * The body of an empty upload. Closing the TLS data connection right after its handshake makes
+ * vsftpd 3 fail the transfer (a TLS decode error on 1.3, a dead session on 1.2); curl gets away
+ * with it by being slower. Nothing signals when the server is ready, so the empty body ends after
+ * a grace period. Only zero-byte files pay it.
+ */
+const EMPTY_UPLOAD_GRACE_MS = 500;
+
+function emptyBodyAfterHandshake(): Readable {
+  return new Readable({
+    read() {
+      setTimeout(() => this.push(null), EMPTY_UPLOAD_GRACE_MS);
+    },
+  });
 }
 
 /** A sink that passes chunks on with backpressure but leaves ending `target` to its owner. */

@@ -236,6 +236,9 @@ export function toProviderError(error: unknown, url: URL, operation: string): Er
   if (name === "NoSuchKey" || name === "NotFound" || name === "NoSuchBucket" || (status === 404 && operation !== "list")) {
     return new ProviderError("not-found", `${where}: ${name === "NoSuchBucket" ? "no such bucket" : "no such object"}`);
   }
+  if (name === "BadDigest" || name === "InvalidDigest") {
+    return new ProviderError("integrity", `${where}: the store received bytes that do not match their MD5 (${name})`);
+  }
   if (typeof name === "string" && (ACCESS_DENIED_CODES.has(name) || status === 403 || status === 401)) {
     return new ProviderError("access-denied", `${where}: the store refused the credentials (${name})`);
   }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -185,7 +186,9 @@ export class SftpProvider implements StorageProvider {
       throw new ProviderError("access-denied", `${redactUrl(url)}: no SFTP user name (put it in the URL or set FILETRANSFER_SFTP_USERNAME)`);
     }
     const port = url.port ? Number(url.port) : 22;
-    const key = `${username}@${url.hostname}:${port}`;
+    // Connections are shared only between URLs that log in the same way (a URL's own password included).
+    const password = decodeURIComponent(url.password);
+    const key = `${username}:${createHash("sha256").update(password).digest("hex")}@${url.hostname}:${port}`;
     const existing = this.#connections.get(key);
     if (existing) {
       const connection = await existing.catch(() => undefined);

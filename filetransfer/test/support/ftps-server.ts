@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { killSessions, requireRoot, startOnFreePort, stopProcess } from "./server-process.js";
@@ -34,6 +34,7 @@ export async function startFtpsServer(): Promise<FtpsServer> {
   const password = randomBytes(12).toString("base64url");
   execFileSync("chpasswd", [], { input: `${FTP_TEST_USER}:${password}\n` });
   const dir = mkdtempSync(join(tmpdir(), "ft-vsftpd-"));
+  chmodSync(dir, 0o755); // the FTP user must reach its chroot inside it
   const root = join(dir, "files");
   const empty = join(dir, "empty");
   mkdirSync(root);
@@ -102,6 +103,7 @@ function vsftpdConfig(o: { port: number; root: string; empty: string; cert: stri
     "pasv_address=127.0.0.1",
     // The seccomp sandbox trips over syscalls of newer libcs and container kernels.
     "seccomp_sandbox=NO",
+    "strict_ssl_read_eof=NO",
     `pam_service_name=${PAM_SERVICE}`,
     `secure_chroot_dir=${o.empty}`,
     "userlist_enable=NO",

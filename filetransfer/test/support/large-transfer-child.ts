@@ -1,14 +1,12 @@
 import { createHash } from "node:crypto";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { AddressPolicy } from "../../src/address-policy.js";
-import { remoteProviders } from "../../src/providers/index-remote.js";
 import { patternStream, type LargeTransferResult, type LargeTransferSpec } from "./large-transfer.js";
+import { providerFor } from "./provider-for.js";
 
 // Runs one large transfer (spec in LARGE_TRANSFER_SPEC) and prints a LargeTransferResult as JSON.
 const spec = JSON.parse(process.env.LARGE_TRANSFER_SPEC ?? "{}") as LargeTransferSpec;
-const provider = remoteProviders({ env: spec.env, addressPolicy: new AddressPolicy() }).find((p) => p.schemes.includes(spec.scheme));
-if (!provider) throw new Error(`no provider for ${spec.scheme}`);
+const provider = providerFor(spec.scheme, spec.env);
 const url = new URL(spec.url);
 
 const hash = createHash("sha256");
@@ -21,6 +19,8 @@ const tap = new Transform({
   },
 });
 
+// Load the SDK and open the connection first: the baseline is an idle provider, ready to move bytes.
+await provider.stat(url, {});
 const baseline = process.memoryUsage.rss();
 let peak = baseline;
 const sampler = setInterval(() => {
@@ -41,6 +41,6 @@ const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 clearInterval(sampler);
 peak = Math.max(peak, process.memoryUsage.rss());
 await provider.close?.();
-const result: LargeTransferResult = { sha256: hash.digest("hex"), bytes, peakRssGrowthBytes: peak - baseline, seconds };
+const result: LargeTransferResult = { sha256: hash.digest("hex"), bytes, baselineRssBytes: baseline, peakRssBytes: peak, seconds };
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);

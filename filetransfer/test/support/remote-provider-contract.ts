@@ -3,9 +3,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { describe, it } from "node:test";
-import { AddressPolicy } from "../../src/address-policy.js";
 import { ProviderError } from "../../src/provider-error.js";
-import { remoteProviders } from "../../src/providers/index-remote.js";
+import { providerFor } from "./provider-for.js";
 import type { StorageProvider } from "../../src/storage-provider.js";
 
 /**
@@ -26,12 +25,7 @@ export interface RemoteFixture {
   fetch(url: URL): Promise<Buffer | undefined>;
 }
 
-export function providerFor(scheme: string, env: Record<string, string>): StorageProvider {
-  const providers = remoteProviders({ env, addressPolicy: new AddressPolicy() });
-  const provider = providers.find((candidate) => candidate.schemes.includes(scheme));
-  assert.ok(provider, `no provider for ${scheme}`);
-  return provider;
-}
+export { providerFor };
 
 export function child(directory: URL, relativePath: string): URL {
   const url = new URL(directory.href);
