@@ -16,8 +16,11 @@ export interface ExecutorIo {
   stdout?: string;
   stderr?: string;
   tailBytes: number;
-  /** Called once the executor's process exists (for the RUNNING state: an executor has started). */
-  onStarted?: () => void;
+  /**
+   * Called once the executor's process exists (for the RUNNING state: an executor has started),
+   * with the host pids that hold it (see StartedContainer.pids).
+   */
+  onStarted?: (pids: number[]) => void;
 }
 
 export interface ExecutorOutcome {
@@ -77,6 +80,7 @@ export async function runExecutor(
     return failToStart(`the executor's stdin, stdout or stderr file cannot be opened: ${(error as Error).message}\n`);
   }
 
+  let canceled = false;
   let started: StartedContainer;
   try {
     started = await runtime.start({ ...spec, stdin: stdin !== undefined });
@@ -86,7 +90,12 @@ export async function runExecutor(
     return failToStart(`${runtime.name} could not start the executor: ${(error as Error).message}\n`);
   }
   const child = started.process;
-  io.onStarted?.();
+  const reportStarted = (pids: number[]) => {
+    if (!canceled) io.onStarted?.(pids);
+  };
+  // The pids come from the sandbox once it is set up; the start is reported with whatever is known
+  // by then, or by the time the executor ends.
+  const startReported = started.pids.then(reportStarted, () => reportStarted([]));
   const spawnError = new Promise<Error>((resolve) => child.once("error", resolve));
   const closed = once(child, "close") as Promise<[number | null, NodeJS.Signals | null]>;
 
@@ -105,7 +114,6 @@ export async function runExecutor(
   collect(child.stdout, stdoutTail, stdoutFile);
   collect(child.stderr, stderrTail, stderrFile);
 
-  let canceled = false;
   const onAbort = () => {
     canceled = true;
     void started.kill();
@@ -116,6 +124,8 @@ export async function runExecutor(
     spawnError.then((error) => ({ code: null, exitSignal: null, error })),
   ]);
   signal.removeEventListener("abort", onAbort);
+  // Never report a start after the end: the progress of the next executor would come out of order.
+  await startReported;
   for (const sink of sinks) sink.end();
   await Promise.all(sinks.map((sink) => finished(sink).catch(() => undefined)));
   await started.cleanup().catch(() => undefined);

@@ -9,8 +9,11 @@ import { planMounts, type Mount } from "./task-mounts.js";
 
 export type RunnerProgress =
   | { phase: "initializing" }
-  /** Reported when an executor's process has started: those ended so far, and `current`, running. */
-  | { phase: "running"; executors: ExecutorResult[]; current: number };
+  /**
+   * Reported when an executor's process has started: those ended so far, `current`, running, and
+   * the host pids that hold it (to stop it from another process if this one dies).
+   */
+  | { phase: "running"; executors: ExecutorResult[]; current: number; pids: number[] };
 
 export interface RunTaskOptions {
   /** The attempt's work directory; `${workDir}/root` stands for the container root. */
@@ -112,7 +115,7 @@ export async function runTask(task: Task, options: RunTaskOptions): Promise<Atte
         ...(executor.stdout === "" ? {} : { stdout: executor.stdout }),
         ...(executor.stderr === "" ? {} : { stderr: executor.stderr }),
         tailBytes: options.tailBytes,
-        onStarted: () => options.onProgress?.({ phase: "running", executors: ended, current: index }),
+        onStarted: (pids) => options.onProgress?.({ phase: "running", executors: ended, current: index, pids }),
       },
       signal,
     );

@@ -32,6 +32,8 @@ export interface StatusRecord {
   owner?: ProcessIdentity;
   /** Executors ended so far, while running. */
   executors?: ExecutorResult[];
+  /** The processes holding the running executor, stopped by whoever finds the owner dead. */
+  sandbox?: ProcessIdentity[];
   /** Why an interrupted attempt stopped. */
   reason?: string;
   updatedAt: string;

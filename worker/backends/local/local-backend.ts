@@ -185,7 +185,8 @@ export class LocalBackend implements ComputeBackend {
     const reason =
       status.owner === undefined
         ? "the attempt was left unfinished"
-        : `the worker process (pid ${status.owner.pid}) running this attempt on this host stopped; its executors stopped with it`;
+        : `the worker process (pid ${status.owner.pid}) running this attempt on this host stopped; its executors were stopped`;
+    await stopLeftovers(status.sandbox ?? []);
     await directory.writeStatus({ phase: "interrupted", reason });
     return { phase: "preempted", reason };
   }
@@ -301,7 +302,12 @@ export class LocalBackend implements ComputeBackend {
         attempt.progress = progress;
         writeStatus(
           progress.phase === "running"
-            ? { phase: "running", owner: this.me, executors: progress.executors }
+            ? {
+                phase: "running",
+                owner: this.me,
+                executors: progress.executors,
+                sandbox: progress.pids.flatMap((pid) => identityOf(pid) ?? []),
+              }
             : { phase: "initializing", owner: this.me },
         );
       },
@@ -380,6 +386,24 @@ export class LocalBackend implements ComputeBackend {
       });
       return found;
     };
+  }
+}
+
+/**
+ * SIGKILLs what still holds an executor of a dead worker (normally nothing: bwrap dies with its
+ * parent), checking each pid is still the process recorded, and waits briefly for them to go.
+ */
+async function stopLeftovers(processes: readonly ProcessIdentity[]): Promise<void> {
+  for (const identity of processes) {
+    if (!isAlive(identity)) continue;
+    try {
+      process.kill(identity.pid, "SIGKILL");
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  for (let waited = 0; waited < 2000 && processes.some(isAlive); waited += 25) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 

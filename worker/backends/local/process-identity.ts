@@ -16,7 +16,8 @@ export function identityOf(pid: number): ProcessIdentity | undefined {
     // Field 2 (comm) may hold spaces and parentheses; the fields after the last ")" are plain.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const startTicks = fields[19];
-    if (startTicks === undefined) return undefined;
+    // A zombie has ended; only its exit status is left for its parent to collect.
+    if (startTicks === undefined || fields[0] === "Z" || fields[0] === "X") return undefined;
     return { pid, startTicks, bootId: bootId() };
   } catch {
     return undefined;

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
-import type { Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import type { Mount } from "../task-mounts.js";
 import { hostPathOf } from "../task-mounts.js";
 import type { ContainerRuntime, ContainerSpec, StartedContainer } from "./container-runtime.js";
@@ -123,18 +123,20 @@ export class BwrapRuntime implements ContainerRuntime {
     const [file, ...argv] = limits.wrap([this.options.command ?? "bwrap", "--args", "3", "--", ...becomeUser, ...spec.command]);
     const child = spawn(file as string, argv, {
       detached: true,
-      stdio: [spec.stdin ? "pipe" : "ignore", "pipe", "pipe", "pipe"],
+      stdio: [spec.stdin ? "pipe" : "ignore", "pipe", "pipe", "pipe", "pipe"],
       env: { PATH: process.env.PATH ?? defaultPath },
     });
     const argsPipe = child.stdio[3] as Writable | null;
     argsPipe?.on("error", () => undefined);
-    argsPipe?.end(Buffer.from(args.map((arg) => `${arg}\0`).join("")));
+    argsPipe?.end(Buffer.from([...args, "--info-fd", "4"].map((arg) => `${arg}\0`).join("")));
+    const pids = sandboxPids(child.pid, child.stdio[4] as Readable | null);
     const limited = [
       ...(spec.cpuCores === undefined ? [] : [`${spec.cpuCores} CPU cores`]),
       ...(spec.ramBytes === undefined ? [] : [`${spec.ramBytes} bytes of memory`]),
     ];
     return {
       process: child,
+      pids,
       notes:
         limited.length === 0
           ? []
@@ -151,6 +153,32 @@ export class BwrapRuntime implements ContainerRuntime {
       cleanup: () => limits.remove(),
     };
   }
+}
+
+/** The monitor's pid and, from bwrap's --info-fd report, the pid of the namespace's init. */
+function sandboxPids(monitor: number | undefined, info: Readable | null): Promise<number[]> {
+  const known = monitor === undefined ? [] : [monitor];
+  if (info === null) return Promise.resolve(known);
+  return new Promise((resolve) => {
+    let text = "";
+    // bwrap may keep the descriptor open while it runs: take the report as soon as it is whole.
+    const parse = () => {
+      try {
+        const pid = (JSON.parse(text) as { "child-pid"?: unknown })["child-pid"];
+        return typeof pid === "number" ? [...known, pid] : known;
+      } catch {
+        return undefined;
+      }
+    };
+    info.setEncoding("utf8");
+    info.on("data", (chunk: string) => {
+      text += chunk;
+      const parsed = parse();
+      if (parsed !== undefined) resolve(parsed);
+    });
+    info.on("error", () => resolve(known));
+    info.on("close", () => resolve(parse() ?? known));
+  });
 }
 
 /**

@@ -39,6 +39,12 @@ export interface StartedContainer {
   process: ChildProcess;
   /** Lines for system_logs about this start (how limits were applied). */
   notes: string[];
+  /**
+   * Host pids that hold the container's processes (for bwrap: the monitor and the namespace's
+   * init, whose death ends every process inside), so another process can stop them if this one
+   * dies. Resolves once known; empty when the runtime has none to give.
+   */
+  pids: Promise<number[]>;
   /** Stops the process and everything it started; resolves once they are gone. */
   kill(): Promise<void>;
   /** Frees what the container still holds (cgroups, the container record); called once after exit. */

@@ -53,6 +53,8 @@ export class EngineRuntime implements ContainerRuntime {
     return {
       process: child,
       notes: [],
+      // The container outlives its client; it is stopped by name, not by pid.
+      pids: Promise.resolve([]),
       async kill() {
         // The client going away does not stop the container; the engine must be told by name.
         await Promise.all([removeContainer(), killProcessGroup(child)]);
