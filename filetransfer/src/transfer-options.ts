@@ -41,6 +41,8 @@ export interface AzureBlobOptions {
   endpointTemplate?: string;
   /** Hosts (host:port) serving path-style blob URLs (http://host/account/container/blob), e.g. Azurite. */
   pathStyleHosts?: string[];
+  /** https blob URLs without a SAS use the az:// credential instead of anonymous access (default false). */
+  identityForUrlsWithoutSas?: boolean;
   /** Credential for az:// URLs (default: DefaultAzureCredential, managed identity included). */
   credential?: TokenCredential;
   /** Shared key for az:// URLs instead of Entra ID (AZURE_STORAGE_KEY), as for Azurite. */
@@ -99,6 +101,7 @@ export function resolveTransferOptions(options: TransferOptions): ResolvedTransf
     ...azure,
     endpointTemplate,
     pathStyleHosts: list(azure.pathStyleHosts, "FILETRANSFER_AZURE_BLOB_PATH_STYLE_HOSTS", ","),
+    identityForUrlsWithoutSas: bool(azure.identityForUrlsWithoutSas, "FILETRANSFER_AZURE_IDENTITY_WITHOUT_SAS", false),
     uploadBlockSizeInBytes: num(azure.uploadBlockSizeInBytes, "FILETRANSFER_AZURE_BLOCK_SIZE", 4 * 1024 * 1024, 64 * 1024),
     uploadConcurrency: num(azure.uploadConcurrency, "FILETRANSFER_AZURE_UPLOAD_CONCURRENCY", 4, 1),
   };

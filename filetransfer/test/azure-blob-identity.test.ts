@@ -63,6 +63,20 @@ describe("Azure Blob with a managed identity: Azurite over HTTPS with OAuth", ()
     assert.equal((await admin.getContainerClient("identity").getBlobClient("run/hello.txt").downloadToBuffer()).toString(), "hello from the identity test\n");
   });
 
+  it("uses the managed identity for https blob URLs without a SAS, when so configured", async () => {
+    const root = path.join(work.path, "seed");
+    const plainUrl = `${azurite.endpoint}/identity/run/hello.txt`;
+    const withIdentity = { ...common, IDENTITY_ENDPOINT: identity.url, IDENTITY_HEADER: identity.header, FILETRANSFER_AZURE_BLOB_PATH_STYLE_HOSTS: azurite.host };
+    const anonymous = await runCli("download", { root, inputs: [{ url: plainUrl, path: "/anon.txt" }] }, work.path, { env: withIdentity });
+    assert.equal(anonymous.code, 1, "without the setting, a URL without a SAS is read anonymously, and the private container refuses it");
+    assert.match(anonymous.report?.files[0]?.error ?? "", /: 40[134] /);
+    const run = await runCli("download", { root, inputs: [{ url: plainUrl, path: "/plain.txt" }] }, work.path, {
+      env: { ...withIdentity, FILETRANSFER_AZURE_IDENTITY_WITHOUT_SAS: "true" },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(await readFile(path.join(root, "plain.txt"), "utf8"), "hello from the identity test\n");
+  });
+
   it("fails clearly, without retrying, when the managed identity gives no token", async () => {
     // The wrong IDENTITY_HEADER: the identity endpoint answers 401, so DefaultAzureCredential has no token to give.
     const root = path.join(work.path, "seed");

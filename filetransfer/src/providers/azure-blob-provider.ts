@@ -35,7 +35,11 @@ export class AzureBlobProvider implements StorageProvider {
 
   constructor(policy: AddressPolicy, options: AzureBlobOptions) {
     this.#options = options;
-    this.#settings = { endpointTemplate: options.endpointTemplate ?? "https://{account}.blob.core.windows.net", pathStyleHosts: options.pathStyleHosts ?? [] };
+    this.#settings = {
+      endpointTemplate: options.endpointTemplate ?? "https://{account}.blob.core.windows.net",
+      pathStyleHosts: options.pathStyleHosts ?? [],
+      identityForUrlsWithoutSas: options.identityForUrlsWithoutSas === true,
+    };
     // The agents' lookup hook applies the address policy to every connection the SDK opens.
     this.#agents = { http: new http.Agent({ keepAlive: true, lookup: policy.lookup }), https: new https.Agent({ keepAlive: true, lookup: policy.lookup }) };
     const base: StoragePipelineOptions = { retryOptions: { maxTries: 1 }, userAgentOptions: { userAgentPrefix: "tes-azure-filetransfer" } };

@@ -15,13 +15,15 @@ export interface BlobLocation {
   blobPath: string;
   /** "?sv=...&sig=..." for SAS URLs, "" otherwise. */
   sas: string;
-  /** az:// URLs authenticate with Entra ID (or a shared key); https URLs with their SAS, or anonymously. */
+  /** az:// URLs authenticate with Entra ID (or a shared key); https URLs with their SAS, else anonymously (or as az:// when configured). */
   auth: "identity" | "sas-or-anonymous";
 }
 
 export interface BlobUrlSettings {
   endpointTemplate: string;
   pathStyleHosts: readonly string[];
+  /** https blob URLs without a SAS authenticate like az:// ones (Entra ID or shared key), not anonymously. */
+  identityForUrlsWithoutSas?: boolean;
 }
 
 /** True for https URLs on a blob endpoint host, and for URLs on configured path-style hosts (Azurite). */
@@ -44,7 +46,9 @@ export function parseBlobUrl(url: URL, settings: BlobUrlSettings): BlobLocation 
   const account = pathStyle ? take() : (url.hostname.split(".")[0] ?? "");
   const endpoint = pathStyle ? `${url.origin}/${account}` : url.origin;
   const container = take();
-  return checked(url, { endpoint, account, container, blobPath: rest(segments), sas: url.search, auth: "sas-or-anonymous" });
+  const hasSas = url.searchParams.has("sig");
+  const auth = !hasSas && settings.identityForUrlsWithoutSas === true ? "identity" : "sas-or-anonymous";
+  return checked(url, { endpoint, account, container, blobPath: rest(segments), sas: hasSas ? url.search : "", auth });
 }
 
 function rest(segments: string[]): string {
