@@ -5,12 +5,20 @@ import type { ComputeBackend } from "../worker/backends/compute-backend.js";
 import { startWorkerPool, type WorkerPool } from "../worker/worker-pool.js";
 import type { Env } from "./config/env-reader.js";
 import { loadLimitsConfig } from "./config/limits.js";
+import { loadOperationsConfig } from "./config/operations.js";
 import { loadServerConfig } from "./config/server.js";
 import { loadServiceInfoConfig } from "./config/service-info.js";
 import { describeStoreConfig, loadStoreConfig } from "./config/store.js";
 import { loadWorkerConfig } from "./config/worker.js";
+import { TaskService } from "./gen/ga4gh/tes/v1/tes_pb.js";
+import { Health } from "./gen/grpc/health/v1/health_pb.js";
+import { redisCheck, storeCheck } from "./health/dependency-checks.js";
+import { createGrpcHealthService } from "./health/grpc-health-service.js";
+import { createHttpProbes } from "./health/http-probes.js";
+import { Readiness } from "./health/readiness.js";
 import { BullMqTaskQueue } from "./queue/bullmq-task-queue.js";
 import { resolveRedis } from "./redis/resolve-redis.js";
+import { bindService } from "./server/service-binding.js";
 import { createTesServer, type TesServer } from "./server/tes-server.js";
 import { createTaskService } from "./service/task-service.js";
 import { openTaskStore } from "./store/open-task-store.js";
@@ -24,7 +32,11 @@ export interface AppRoles {
 export interface RunningApp {
   /** Where the API listens, when this process runs it. */
   readonly address: AddressInfo | undefined;
-  /** Stops accepting calls and jobs, lets those in flight finish, then lets go of every connection. */
+  /**
+   * Graceful shutdown: readiness turns 503 at once; the API stops accepting and the worker pool
+   * stops taking jobs; calls and jobs in flight get SHUTDOWN_GRACE_MS to finish (jobs still
+   * running then go back to the queue); then every connection is let go.
+   */
   close(): Promise<void>;
 }
 
@@ -41,10 +53,27 @@ export async function startApp(env: Env, roles: AppRoles, logger: Logger): Promi
     limits: roles.api ? loadLimitsConfig(env) : undefined,
     serviceInfo: roles.api ? loadServiceInfoConfig(env) : undefined,
     backend: loadBackendDescription(worker.backend, env),
+    operations: loadOperationsConfig(env),
   };
 
+  let readiness: Readiness | undefined;
+  // Drained together (the API's calls and the pool's jobs share one deadline), then the closers.
+  const drainers: Array<() => Promise<void>> = [];
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async (): Promise<void> => {
+    if (readiness !== undefined) {
+      readiness.startDraining();
+      const delayMs = settings.operations.shutdownReadinessDelayMs;
+      if (delayMs > 0) {
+        logger.info({ delayMs }, "not ready: still serving while the load balancer notices");
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
+    await Promise.all(
+      drainers.splice(0).map((drain) =>
+        drain().catch((error: unknown) => logger.error({ err: error }, "error while draining")),
+      ),
+    );
     for (const close of closers.splice(0).reverse()) {
       await close().catch((error: unknown) => logger.error({ err: error }, "error while shutting down"));
     }
@@ -73,7 +102,7 @@ export async function startApp(env: Env, roles: AppRoles, logger: Logger): Promi
         logger: logger.child({ part: "worker" }),
       });
       const startedPool = pool;
-      closers.push(() => startedPool.close());
+      drainers.push(() => startedPool.close(settings.operations.shutdownGraceMs));
     }
 
     let server: TesServer | undefined;
@@ -95,15 +124,34 @@ export async function startApp(env: Env, roles: AppRoles, logger: Logger): Promi
         limits: settings.limits,
         logger: apiLogger,
       });
+      const redisProbe = redisCheck(redis.address.options);
+      closers.push(async () => redisProbe.close());
+      const ready = new Readiness({
+        checks: [storeCheck(store), redisProbe],
+        timeoutMs: settings.operations.readinessTimeoutMs,
+        onFailure: (dependency, error) => apiLogger.warn({ err: error, dependency }, "readiness check failed"),
+      });
+      readiness = ready;
       server = createTesServer({
         config: settings.server,
         taskService,
+        extraServices: [
+          bindService(
+            Health,
+            createGrpcHealthService({
+              readiness: ready,
+              services: [TaskService.typeName, Health.typeName],
+              watchIntervalMs: settings.operations.healthWatchIntervalMs,
+            }),
+          ),
+        ],
+        plainHttpRoutes: createHttpProbes(ready),
         onInternalError: (error, procedure) =>
           apiLogger.error({ err: error, procedure }, "internal error, answered as a bare 'internal'"),
       });
       const listening = server;
       const address = await server.listen();
-      closers.push(() => listening.close());
+      drainers.push(() => listening.close());
       logger.info({ address: address.address, port: address.port, tls: settings.server.tls !== undefined }, "TES API listening");
     }
 

@@ -26,11 +26,24 @@ export interface WorkerPoolDeps {
 }
 
 export interface WorkerPool {
-  /** Stops taking jobs, waits for the running ones to finish, and closes the pool's connections. */
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs, waits for the running ones to finish, and closes the pool's connections.
+   * With `graceMs`, jobs still running after that long are handed back to their queue (another
+   * worker takes them at once; jobs are idempotent), and the pool closes without waiting for them.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 const POLL_SCHEDULER = "poll";
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function jobTaskId(job: Job): string | undefined {
+  const data = job.data as Partial<TaskJobData> | undefined;
+  return data?.taskId;
+}
 const SWEEP_SCHEDULER = "sweep";
 
 /**
@@ -66,22 +79,35 @@ export async function startWorkerPool(deps: WorkerPoolDeps): Promise<WorkerPool>
     stalledInterval: config.jobLockMs,
     maxStalledCount: 2,
   };
+  // The jobs running now, with their lock tokens: what a shutdown past its deadline hands back.
+  const active = new Set<{ job: Job; token: string | undefined }>();
+  const tracked =
+    <T>(run: (job: Job<T>) => Promise<void>) =>
+    async (job: Job<T>, token?: string): Promise<void> => {
+      const entry = { job: job as Job, token };
+      active.add(entry);
+      try {
+        await run(job);
+      } finally {
+        active.delete(entry);
+      }
+    };
   const submitWorker = new Worker<TaskJobData>(
     SUBMIT_QUEUE,
-    (job) => runSubmitJob(context, job.data.taskId),
+    tracked<TaskJobData>((job) => runSubmitJob(context, job.data.taskId)),
     { ...workerOptions, concurrency: config.concurrency },
   );
   const cancelWorker = new Worker<TaskJobData>(
     CANCEL_QUEUE,
-    (job) => runCancelJob(context, job.data.taskId),
+    tracked<TaskJobData>((job) => runCancelJob(context, job.data.taskId)),
     { ...workerOptions, concurrency: config.concurrency },
   );
   const periodicWorker = new Worker(
     PERIODIC_QUEUE,
-    async (job: Job) => {
+    tracked(async (job: Job) => {
       if (job.name === POLL_SCHEDULER) await runPollCycle(context);
       else if (job.name === SWEEP_SCHEDULER) await runRecoverySweep(context);
-    },
+    }),
     { ...workerOptions, concurrency: 1 },
   );
   for (const [name, worker] of [
@@ -119,12 +145,33 @@ export async function startWorkerPool(deps: WorkerPoolDeps): Promise<WorkerPool>
   await Promise.all([submitWorker.waitUntilReady(), cancelWorker.waitUntilReady(), periodicWorker.waitUntilReady()]);
   logger.info({ backend: backend.capabilities.name, concurrency: config.concurrency, prefix }, "worker pool started");
 
+  const workers = [submitWorker, cancelWorker, periodicWorker];
   let closing: Promise<void> | undefined;
   return {
-    close: () => {
+    close: (graceMs?: number) => {
       closing ??= (async () => {
         clearInterval(watchdog);
-        await Promise.all([submitWorker.close(), cancelWorker.close(), periodicWorker.close()]);
+        if (graceMs !== undefined) {
+          // Take no new job, give the running ones until the deadline, hand back the rest.
+          await Promise.all(workers.map((worker) => worker.pause(true)));
+          const deadline = Date.now() + graceMs;
+          while (active.size > 0 && Date.now() < deadline) await delay(Math.min(50, deadline - Date.now()));
+          const unfinished = [...active];
+          for (const { job, token } of unfinished) {
+            await job.moveToWait(token).catch((error: unknown) =>
+              logger.warn({ err: error, job: job.name, taskId: jobTaskId(job) }, "cannot hand a job back to its queue"),
+            );
+          }
+          if (unfinished.length > 0) {
+            logger.warn(
+              { jobs: unfinished.map(({ job }) => ({ job: job.name, taskId: jobTaskId(job) })), graceMs },
+              "jobs still running at the shutdown deadline were handed back to the queue",
+            );
+          }
+          await Promise.all(workers.map((worker) => worker.close(true)));
+        } else {
+          await Promise.all(workers.map((worker) => worker.close()));
+        }
         await Promise.all([periodic.close(), queue.close()]);
       })();
       return closing;

@@ -31,6 +31,11 @@ export interface TesServerOptions {
   readonly interceptors?: readonly Interceptor[];
   /** Told of every error hidden from a client (with its stack), to log it. */
   readonly onInternalError?: InternalErrorReporter;
+  /**
+   * Plain HTTP endpoints by exact path (`/healthz`, `/readyz`, `/metrics`): answered before CORS
+   * and outside the interceptors, for platform probes and scrapers that carry no token.
+   */
+  readonly plainHttpRoutes?: ReadonlyMap<string, (req: EdgeRequest, res: EdgeResponse) => void>;
 }
 
 export interface TesServer {
@@ -70,6 +75,7 @@ export function createTesServer(options: TesServerOptions): TesServer {
     fallback: rest as unknown as NonNullable<ConnectNodeAdapterOptions["fallback"]>,
   });
   const corsPolicy = createCorsPolicy(config.cors);
+  const plainHttpRoutes = options.plainHttpRoutes ?? new Map();
 
   const handler = (req: EdgeRequest, res: EdgeResponse): void => {
     res.setHeader("X-Content-Type-Options", "nosniff");
@@ -80,6 +86,11 @@ export function createTesServer(options: TesServerOptions): TesServer {
     // HTTP/1.1's parser enforces maxHeaderSize itself; Node's h2 only advertises the limit.
     if (req.httpVersionMajor === 2 && headerListSize(req.rawHeaders) > config.limits.maxHeaderBytes) {
       refuse(res, new HttpRefusal(431, Code.ResourceExhausted, `the request headers are larger than the limit of ${config.limits.maxHeaderBytes} bytes`));
+      return;
+    }
+    const plain = plainHttpRoutes.get(pathOf(req.url));
+    if (plain !== undefined) {
+      plain(req, res);
       return;
     }
     if (corsPolicy(req, res) === "answered") return;
@@ -103,6 +114,12 @@ export function createTesServer(options: TesServerOptions): TesServer {
       return listener?.address();
     },
   };
+}
+
+function pathOf(url: string | undefined): string {
+  const target = url ?? "";
+  const query = target.indexOf("?");
+  return query === -1 ? target : target.slice(0, query);
 }
 
 /** The size of a header list as HTTP/2 counts it (RFC 9113 §6.5.2): name + value + 32 per field. */
