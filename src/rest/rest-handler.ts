@@ -107,6 +107,8 @@ export function createRestHandler(options: RestHandlerOptions): (req: RestReques
     const headers = responseHeaders(req, result.header);
     headers["content-type"] = "application/json";
     headers["content-length"] = String(Buffer.byteLength(json));
+    // Task states change under the client; no cache or proxy should answer for the server.
+    headers["cache-control"] = "no-store";
     writeReply(res, 200, headers, httpMethod === "HEAD" ? undefined : json);
   }
 }
@@ -122,6 +124,7 @@ function sendError(req: RestRequest, res: RestResponse, error: unknown): void {
     const headers = responseHeaders(req, reply.headers);
     headers["content-type"] = "application/json";
     headers["content-length"] = String(Buffer.byteLength(json));
+    headers["cache-control"] = "no-store";
     writeReply(res, reply.status, headers, req.method === "HEAD" ? undefined : json);
   } catch {
     // Nothing sensible is left to tell this client; never let one request take the server down.

@@ -194,7 +194,7 @@ describe("TES REST over HTTP/1.1", () => {
     assert.doesNotMatch(res.json.message, /abc:cancel/);
   });
 
-  it("adds no X-Powered-By, no stack, no server path to any answer", async () => {
+  it("adds no X-Powered-By, no stack, no server path to any answer, and forbids caching", async () => {
     for (const res of [
       await call("GET", "/ga4gh/tes/v1/service-info"),
       await call("GET", "/ga4gh/tes/v1/tasks/x"),
@@ -204,6 +204,7 @@ describe("TES REST over HTTP/1.1", () => {
       assert.equal(res.headers.get("x-powered-by"), null);
       assert.equal(res.headers.get("server"), null);
       assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+      assert.equal(res.headers.get("cache-control"), "no-store");
       assert.doesNotMatch(res.text, /\/work\/|node_modules|at .*\.ts:|connectrpc|bufbuild|Error:/);
     }
   });
