@@ -17,8 +17,8 @@ import type { BenchFunction, Figure, Ratio } from "./bench-result.js";
 const SERVER = fileURLToPath(new URL("./support/auth-bench-server.ts", import.meta.url));
 const CONCURRENCY = 32;
 const WARMUP_SECONDS = 1;
-/** Measurements alternate off/on this many times, so drift on a shared box hits both alike. */
-const ROUNDS = 2;
+/** Measurements alternate off/on (then on/off) this many times, so drift on a shared box hits both alike. */
+const ROUNDS = 4;
 
 /**
  * What checking bearer tokens costs: GetTask (BASIC, from SQLite) on a server with TES_AUTH_MODE
@@ -47,7 +47,8 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
   let interceptorFigures: Record<string, Figure> = {};
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [mode, server] of [["off", off], ["on", on]] as const) {
+      const order = [["off", off], ["on", on]] as const;
+      for (const [mode, server] of round % 2 === 0 ? order : [...order].reverse()) {
         const request = {
           url: `http://127.0.0.1:${server.port}/ga4gh/tes/v1/tasks/${server.taskId}?view=BASIC`,
           connections: CONCURRENCY,
