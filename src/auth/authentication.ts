@@ -37,7 +37,7 @@ export interface AuthenticationOptions {
  * in the chain every protocol shares (REST, gRPC, gRPC-Web, Connect): it checks the bearer token
  * and sets the caller (owner and scope) that the handlers hand to the store.
  *
- * Public procedures (TES_AUTH_PUBLIC_METHODS, GetServiceInfo by default) take a token but do not
+ * Public procedures (TES_AUTH_PUBLIC_METHODS: GetServiceInfo and gRPC health by default) take a token but do not
  * need one: without one they run as ANONYMOUS_CALLER; a bad token is refused there too.
  */
 export function createAuthentication(config: AuthConfig, options: AuthenticationOptions = {}): Authentication {
