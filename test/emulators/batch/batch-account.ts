@@ -35,6 +35,7 @@ import {
   optionalString,
   refuseUnemulated,
   requireId,
+  requireObject,
   requireString,
 } from "./request-validation.js";
 
@@ -174,8 +175,8 @@ export class BatchAccount {
     const id = requireId(body);
     const vmSize = requireString(body, "vmSize");
     refuseUnemulated(body, ["cloudServiceConfiguration", "applicationPackageReferences", "certificateReferences", "mountConfiguration", "userAccounts"]);
-    const vmConfig = asObject(body.virtualMachineConfiguration ?? (() => { throw propertyError(errors.missingRequiredProperty, "virtualMachineConfiguration"); })(), "virtualMachineConfiguration");
-    asObject(vmConfig.imageReference ?? (() => { throw propertyError(errors.missingRequiredProperty, "virtualMachineConfiguration.imageReference"); })(), "virtualMachineConfiguration.imageReference");
+    const vmConfig = requireObject(body, "virtualMachineConfiguration");
+    requireObject(vmConfig, "imageReference", "virtualMachineConfiguration.imageReference");
     requireString(vmConfig, "nodeAgentSKUId", "virtualMachineConfiguration.nodeAgentSKUId");
     const enableAutoScale = optionalBoolean(body, "enableAutoScale") ?? false;
     const resizeTimeoutMs = optionalDuration(body, "resizeTimeout") ?? 15 * 60_000;
@@ -556,7 +557,7 @@ export class BatchAccount {
 
   addJob(body: Json): JobRecord {
     const id = requireId(body);
-    const poolInfo = asObject(body.poolInfo ?? (() => { throw propertyError(errors.missingRequiredProperty, "poolInfo"); })(), "poolInfo");
+    const poolInfo = requireObject(body, "poolInfo");
     refuseUnemulated(poolInfo, ["autoPoolSpecification"], "poolInfo.");
     const poolId = requireString(poolInfo, "poolId", "poolInfo.poolId");
     refuseUnemulated(body, ["jobManagerTask", "jobPreparationTask", "jobReleaseTask", "networkConfiguration"]);

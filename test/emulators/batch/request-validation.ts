@@ -15,6 +15,12 @@ export function asObject(value: unknown, property: string): Json {
   return value as Json;
 }
 
+export function requireObject(body: Json, property: string, path = property): Json {
+  const value = body[property];
+  if (value === undefined || value === null) throw propertyError(errors.missingRequiredProperty, path);
+  return asObject(value, path);
+}
+
 export function requireId(body: Json, property = "id"): string {
   const value = body[property];
   if (value === undefined || value === null || value === "") throw propertyError(errors.missingRequiredProperty, property);
