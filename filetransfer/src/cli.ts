@@ -3,6 +3,7 @@ import { rename, readFile, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { TransferReport } from "./manifest.js";
 import { formatProgress } from "./progress-line.js";
+import { redactText } from "./redact.js";
 import { runTransfers, type TransferDirection } from "./run-transfers.js";
 import type { TransferProgress } from "./transfer-progress.js";
 
@@ -65,12 +66,17 @@ async function main(argv: string[]): Promise<number> {
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   const line = values.quiet ? undefined : progressWriter();
-  const report = await runTransfers(manifest, direction as TransferDirection, {
+  const report: TransferReport = await runTransfers(manifest, direction as TransferDirection, {
     ...(parallel === undefined ? {} : { parallel }),
     ...(retries === undefined ? {} : { retries }),
     ...(line ? { onProgress: line.update } : {}),
     signal: controller.signal,
-  });
+  }).catch((error: unknown) => ({
+    // A bug, not a transfer failure; still, the worker gets a report that says the run failed.
+    ok: false,
+    files: [],
+    errors: [`internal error: ${redactText(error instanceof Error ? error.message : String(error))}`],
+  }));
   line?.end();
   await writeReport(values.report, report);
   for (const error of report.errors) process.stderr.write(`filetransfer: ${error}\n`);
@@ -123,7 +129,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`filetransfer: internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`filetransfer: internal error: ${redactText(error instanceof Error ? error.message : String(error))}\n`);
     process.exitCode = 1;
   },
 );
