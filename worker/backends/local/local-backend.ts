@@ -18,6 +18,7 @@ import type {
 import { AttemptDirectory, type StatusRecord } from "./attempt-directory.js";
 import { findDisallowedFileUrls } from "./file-url-policy.js";
 import { HostCapacity, type Demand } from "./host-capacity.js";
+import { localBackendCapabilities } from "./local-capabilities.js";
 import { identityOf, isAlive, type ProcessIdentity } from "./process-identity.js";
 
 export interface LocalBackendOptions {
@@ -77,15 +78,7 @@ export class LocalBackend implements ComputeBackend {
     const me = identityOf(process.pid);
     if (me === undefined) throw new Error("the local backend needs /proc to tell live worker processes from dead ones");
     this.me = me;
-    this.capabilities = {
-      name: "local",
-      backendParameters: [],
-      // filetransfer's built-in providers, and the local directories file:// may name.
-      storage: [
-        ...["http", "https", "az", "s3", "gs", "sftp", "ftps"].map((scheme) => `${scheme}://`),
-        ...config.allowedDirs.map((dir) => `file://${dir}`),
-      ],
-    };
+    this.capabilities = localBackendCapabilities(config);
     this.capacity = new HostCapacity(config.cpuCores, config.ramGb, (attempt) => this.start(attempt));
     this.cancelDir = path.join(config.workDir, ".cancel");
     this.runtime = options.runtime ?? this.detectOnce();
