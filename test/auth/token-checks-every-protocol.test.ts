@@ -150,6 +150,18 @@ describe("bearer tokens are checked on every protocol (Entra-style multi-tenant 
     assert.deepEqual(await ask({ authorization: `Bearer ${await issuer.tenantToken(TENANT_A)}` }), ["listServicesResponse"]);
   });
 
+  it("answers a raw Connect call with HTTP 401 or 403 and the challenge as a response header", async () => {
+    const call = (headers: Record<string, string>) =>
+      fetch(`${s.baseUrl}/ga4gh.tes.v1.TaskService/ListTasks`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: "{}" });
+    const none = await call({});
+    assert.equal(none.status, 401);
+    assert.equal(none.headers.get("www-authenticate"), 'Bearer realm="tes"');
+    assert.deepEqual(await none.json(), { code: "unauthenticated", message: "authentication required: send an OAuth 2.0 bearer token" });
+    const denied = await call({ authorization: `Bearer ${await issuer.tenantToken(TENANT_NOT_ALLOWED)}` });
+    assert.equal(denied.status, 403);
+    assert.equal(denied.headers.get("www-authenticate"), 'Bearer realm="tes", error="insufficient_scope"');
+  });
+
   it("does not accept the token through a query parameter or another header", async () => {
     const token = await issuer.tenantToken(TENANT_A);
     const viaQuery = await fetch(`${s.baseUrl}/ga4gh/tes/v1/tasks?access_token=${token}`);
