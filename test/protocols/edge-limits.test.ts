@@ -164,7 +164,7 @@ describe("edge limits, configured small", () => {
   it("closes an idle HTTP/1.1 keep-alive connection and an idle h2 session", async () => {
     const { ms, received } = await timeUntilClosed(s.port, "GET /ga4gh/tes/v1/service-info HTTP/1.1\r\nHost: x\r\n\r\n");
     assert.match(received, /^HTTP\/1\.1 200/);
-    assert.ok(ms < 2500, `closed after ${ms} ms`);
+    assert.ok(ms < 4000, `closed after ${ms} ms`);
 
     const session = http2.connect(s.baseUrl);
     const started = Date.now();
@@ -179,7 +179,7 @@ describe("edge limits, configured small", () => {
       req.end();
     });
     const ms2 = await closed;
-    assert.ok(ms2 < 3000, `h2 session closed after ${ms2} ms`);
+    assert.ok(ms2 < 5000, `h2 session closed after ${ms2} ms`);
   });
 
   it("cancels an h2 request whose body stalls, after the request timeout", async () => {
@@ -218,7 +218,8 @@ describe("connection limit", () => {
     );
     try {
       const { ms } = await timeUntilClosed(s.port, "");
-      assert.ok(ms < 200, `the extra connection lived ${ms} ms`);
+      // Well under this server's 2 s headers timeout, which would otherwise be what closes it.
+      assert.ok(ms < 1500, `the extra connection lived ${ms} ms`);
     } finally {
       for (const socket of open) socket.destroy();
     }
