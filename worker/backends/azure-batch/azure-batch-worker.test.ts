@@ -4,9 +4,13 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { clone, create } from "@bufbuild/protobuf";
+import { BlobServiceClient, ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential, type ContainerClient } from "@azure/storage-blob";
 import { loadWorkerConfig, type WorkerConfig } from "../../../src/config/worker.js";
-import { ExecutorSchema, ResourcesSchema, State, TaskSchema } from "../../../src/gen/ga4gh/tes/v1/tes_pb.js";
+import { ExecutorSchema, InputSchema, OutputSchema, ResourcesSchema, State, TaskSchema } from "../../../src/gen/ga4gh/tes/v1/tes_pb.js";
+import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type Azurite } from "../../../filetransfer/test/support/azurite.js";
 import { BullMqTaskQueue } from "../../../src/queue/bullmq-task-queue.js";
 import { redisAddressFromUrl } from "../../../src/redis/redis-address.js";
 import { SqliteTaskStore } from "../../../src/store/sqlite/sqlite-task-store.js";
@@ -31,13 +35,37 @@ describe("worker pool + Azure Batch backend + Batch emulator + runner", () => {
   let queue: BullMqTaskQueue;
   let pool: WorkerPool;
   let config: WorkerConfig;
+  let azurite: Azurite;
+  let container: ContainerClient;
+  let sas: string;
+  let http: Server;
+  let httpUrl: string;
   const connection = redisAddressFromUrl(new URL(TEST_REDIS_URL)).options;
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "tes-batch-worker-"));
+    azurite = await startAzurite();
+    const credential = new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY);
+    container = new BlobServiceClient(azurite.endpoint, credential).getContainerClient("tes");
+    await container.create();
+    sas = generateBlobSASQueryParameters({ containerName: "tes", permissions: ContainerSASPermissions.parse("racwl"), expiresOn: new Date(Date.now() + 3_600_000) }, credential).toString();
+    http = createServer((req, res) => {
+      if (req.url === "/words.txt") res.end("apple\nbanana\n");
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    httpUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
     emulator = await startBatchEmulator({
       timing: { autoScaleSampleIntervalMs: 100, autoScaleEvaluationEveryMs: 200 },
-      baseEnv: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", HOME: os.tmpdir(), TMPDIR: os.tmpdir() },
+      // The node's environment: filetransfer reaches Azurite path-style, as the runner's tests do.
+      baseEnv: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        LANG: "C.UTF-8",
+        HOME: os.tmpdir(),
+        TMPDIR: os.tmpdir(),
+        FILETRANSFER_AZURE_BLOB_PATH_STYLE_HOSTS: azurite.host,
+        FILETRANSFER_AZURE_BLOB_ENDPOINT: `http://${azurite.host}/{account}`,
+      },
     });
     store = new SqliteTaskStore({ path: path.join(dir, "tes.sqlite"), busyTimeoutInMs: 5000 });
     await store.migrate();
@@ -69,6 +97,8 @@ describe("worker pool + Azure Batch backend + Batch emulator + runner", () => {
     await removeQueues(connection, config.queue.prefix);
     await backend.close();
     await emulator.stop();
+    await azurite.stop();
+    await new Promise((resolve) => http.close(resolve));
     await store.close();
     await rm(dir, { recursive: true, force: true });
   });
@@ -94,6 +124,40 @@ describe("worker pool + Azure Batch backend + Batch emulator + runner", () => {
     assert.match(log.logs[1]!.stderr, /second/);
     // The Batch task was deleted once its result was read.
     await waitForBatchTasks(0, id);
+  });
+
+  test("inputs from blob storage and HTTP, two executors, outputs to blob storage: COMPLETE with full logs", async () => {
+    const blobUrl = (name: string) => `http://${azurite.host}/${AZURITE_ACCOUNT}/tes/${name}?${sas}`;
+    await container.getBlockBlobClient("in/greeting.txt").upload("hello\n", 6);
+    const task = clone(TaskSchema, queuedTask());
+    task.inputs = [
+      create(InputSchema, { url: blobUrl("in/greeting.txt"), path: "/data/greeting.txt" }),
+      create(InputSchema, { url: `${httpUrl}/words.txt`, path: "/data/words.txt" }),
+    ];
+    task.executors = [
+      create(ExecutorSchema, { image: "alpine:3", command: ["sh", "-c", "cat /data/greeting.txt /data/words.txt > /out/joined.txt"] }),
+      create(ExecutorSchema, { image: "alpine:3", command: ["sh", "-c", "wc -l < /out/joined.txt | tr -d ' ' > /out/count.txt; cat /out/count.txt"] }),
+    ];
+    task.outputs = [
+      create(OutputSchema, { url: blobUrl("out/joined.txt"), path: "/out/joined.txt" }),
+      create(OutputSchema, { url: blobUrl("out/count.txt"), path: "/out/count.txt" }),
+    ];
+    task.volumes = ["/out"];
+    await store.insert(task, "");
+    await queue.enqueueSubmit(task.id);
+    const done = await ended(task.id);
+    const log = done.task.logs[0]!;
+    assert.equal(done.task.state, State.COMPLETE, JSON.stringify(log.systemLogs));
+    assert.deepEqual(log.logs.map((e) => e.exitCode), [0, 0]);
+    assert.equal(log.logs[1]!.stdout.trim(), "3");
+    assert.ok(log.startTime !== "" && log.endTime !== "");
+    const text = async (name: string) => (await container.getBlobClient(name).downloadToBuffer()).toString();
+    assert.equal(await text("out/joined.txt"), "hello\napple\nbanana\n");
+    assert.equal(await text("out/count.txt"), "3\n");
+    const outputs = Object.fromEntries(log.outputs.map((o) => [o.path, o.sizeBytes]));
+    assert.deepEqual(outputs, { "/out/joined.txt": 19n, "/out/count.txt": 2n });
+    // No SAS signature in what the task's logs say.
+    assert.ok(!JSON.stringify(log.systemLogs).includes("sig="));
   });
 
   test("a failing executor ends the task as EXECUTOR_ERROR", async () => {
