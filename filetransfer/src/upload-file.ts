@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Transform } from "node:stream";
-import { LocalFileError } from "./provider-error.js";
+import { LocalFileError, ProviderError } from "./provider-error.js";
 import { redactUrl } from "./redact.js";
 import { withRetries, type RetryOptions } from "./retry.js";
 import { StallWatchdog } from "./stall-watchdog.js";
@@ -52,6 +52,10 @@ export async function uploadFile(provider: StorageProvider, url: URL, source: st
         throw watchdog.stalledError() ?? error;
       } finally {
         watchdog.stop();
+      }
+      if (sent !== size) {
+        // The store took what it was given; a file that changed while being sent must not pass as uploaded.
+        throw new ProviderError("integrity", `${redactUrl(url)}: sent ${sent} bytes, but the file had ${size} when the upload began`);
       }
     },
     options.retry,
