@@ -48,6 +48,9 @@ function routeOf(method: DescMethodUnary, rule: HttpRule): HttpRoute {
     default:
       throw new Error(`${method.parent.typeName}.${method.name} has a google.api.http rule without a pattern`);
   }
+  if (rule.responseBody !== "") {
+    throw new Error(`${method.parent.typeName}.${method.name}: google.api.http response_body is not supported by this transcoder`);
+  }
   if (rule.body !== "" && rule.body !== "*" && !method.input.fields.some((f) => f.name === rule.body)) {
     throw new Error(`${method.parent.typeName}.${method.name}: google.api.http body "${rule.body}" is not a field of ${method.input.typeName}`);
   }
