@@ -206,6 +206,7 @@ export class LocalBackend implements ComputeBackend {
       return;
     }
     if (await directory.claimFrom(status)) {
+      await stopLeftovers(status?.sandbox ?? []);
       await directory.writeResult({ outcome: "canceled", executors: [], outputs: [], systemLogs: ["canceled"] });
     }
   }
