@@ -44,6 +44,12 @@ describe("Batch emulator: pools, nodes and autoscale", () => {
       return list.every((node) => node.state === "idle") && list.length === 2 ? list : undefined;
     });
     assert.ok(nodes.every((node) => node.isDedicated === true && node.schedulingState === "enabled"));
+    // §3 ComputeNode List: $filter on state, $select.
+    const idle = await batch.computeNode.list("pool-a", { computeNodeListOptions: { filter: "state eq 'idle'", select: "id,state" } });
+    assert.deepEqual(idle.map((n) => ({ ...n })), nodes.map((n) => ({ id: n.id, state: "idle" })));
+    assert.equal((await batch.computeNode.list("pool-a", { computeNodeListOptions: { filter: "state eq 'running'" } })).length, 0);
+    const missing = await failure(batch.computeNode.list("no-such-pool"));
+    assert.equal(missing.code, "PoolNotFound");
   });
 
   test("Pool Get of a missing pool is 404 PoolNotFound; Pool Exists answers true/false", async () => {
