@@ -6,6 +6,7 @@ import { finished } from "node:stream/promises";
 import type { ExecutorResult } from "../backends/compute-backend.js";
 import { OutputTail } from "./output-tail.js";
 import { openTaskFileForReading, openTaskFileForWriting, UnsafeTaskPathError } from "./root-files.js";
+import { hostPathOf } from "./task-mounts.js";
 import type { ContainerRuntime, ContainerSpec, StartedContainer } from "./runtimes/container-runtime.js";
 
 export interface ExecutorIo {
@@ -70,6 +71,8 @@ export async function runExecutor(
       if (containerPath === undefined) return undefined;
       const sink = (await openTaskFileForWriting(io.root, containerPath)).createWriteStream();
       sinks.push(sink);
+      // Later executors may append to it, as the container's user.
+      await runtime.prepareRoot(hostPathOf(io.root, containerPath));
       return sink;
     };
     stdoutFile = await openSink(io.stdout);

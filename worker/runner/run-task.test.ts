@@ -113,12 +113,13 @@ describe("the runner, with the bwrap runtime", () => {
       executors: [
         { ...sh('echo "$GREETING from $(pwd)" > /shared/note.txt'), env: { GREETING: "hi" }, workdir: "/shared" },
         { ...sh("cat /shared/note.txt; echo to-stderr >&2"), stdout: "/logs/second.out", stderr: "/logs/second.err" },
+        sh("echo appended >> /logs/second.err"),
       ],
     });
     assert.equal(result.outcome, "complete", result.systemLogs.join("\n"));
-    assert.equal(result.executors.length, 2);
+    assert.equal(result.executors.length, 3);
     assert.equal(await readFile(path.join(root, "logs/second.out"), "utf8"), "hi from /shared\n");
-    assert.equal(await readFile(path.join(root, "logs/second.err"), "utf8"), "to-stderr\n");
+    assert.equal(await readFile(path.join(root, "logs/second.err"), "utf8"), "to-stderr\nappended\n");
     assert.equal(result.executors[1]?.stdout, "hi from /shared\n");
     assert.equal(result.executors[1]?.stderr, "to-stderr\n");
   });

@@ -240,10 +240,12 @@ async function userlandBinds(taskPaths: readonly string[], hiddenPaths: readonly
   return args;
 }
 
-/** Gives a tree to a user without following symlinks (lchown), the tree's root included. */
+/** Gives a file or a tree to a user without following symlinks (lchown), the tree's root included. */
 async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
   await fs.lchown(dir, uid, gid);
-  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+  const stat = await fs.lstat(dir);
+  if (!stat.isDirectory()) return;
+  const entries = await fs.readdir(dir, { withFileTypes: true });
   for (const entry of entries) {
     const child = path.join(dir, entry.name);
     if (entry.isDirectory()) await chownTree(child, uid, gid);

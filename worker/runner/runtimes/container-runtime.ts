@@ -11,8 +11,11 @@ export interface ContainerRuntime {
   /** Lines for the task's system_logs about how this runtime treats the task (bwrap ignores images). */
   notes(images: readonly string[]): string[];
 
-  /** Readies the task's files (after the downloads, before the first executor) for the container's user. */
-  prepareRoot(root: string): Promise<void>;
+  /**
+   * Readies task files for the container's user: the whole root after the downloads, and each
+   * stdout/stderr file the runner creates. Never follows symlinks.
+   */
+  prepareRoot(hostPath: string): Promise<void>;
 
   /** Starts the executor. The process is the leader of its own process group. */
   start(spec: ContainerSpec): Promise<StartedContainer>;
