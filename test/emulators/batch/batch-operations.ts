@@ -126,7 +126,7 @@ export const operations: readonly Operation[] = [
     method: "GET",
     path: "/pools",
     query: LIST_QUERY,
-    handle: (account, req) => list(req, "pools", [...account.pools.values()], (x) => x.id, poolFilter, selectable.pool, (x) => account.poolWire(x)),
+    handle: (account, req) => list(req, "pools", [...account.pools.values()], (x) => x.id, poolFilter, selectable.pool, (x) => account.wire.pool(x)),
   },
   {
     name: "Pool_Get",
@@ -135,7 +135,7 @@ export const operations: readonly Operation[] = [
     query: ["$select", "$expand"],
     handle: (account, req) => {
       const pool = account.getPool(p(req, "poolId"));
-      return single(req, "pools", account.poolWire(pool), selectable.pool, pool);
+      return single(req, "pools", account.wire.pool(pool), selectable.pool, pool);
     },
   },
   {
@@ -213,7 +213,7 @@ export const operations: readonly Operation[] = [
     query: LIST_QUERY,
     handle: (account, req) => {
       const pool = account.getPool(p(req, "poolId"));
-      return list(req, "nodes", [...pool.nodes.values()], (x) => x.id, nodeFilter, selectable.node, (x) => account.nodeWire(x));
+      return list(req, "nodes", [...pool.nodes.values()], (x) => x.id, nodeFilter, selectable.node, (x) => account.wire.node(x));
     },
   },
   {
@@ -221,7 +221,7 @@ export const operations: readonly Operation[] = [
     method: "GET",
     path: "/pools/{poolId}/nodes/{nodeId}",
     query: ["$select"],
-    handle: (account, req) => single(req, "nodes", account.nodeWire(account.getNode(p(req, "poolId"), p(req, "nodeId"))), selectable.node),
+    handle: (account, req) => single(req, "nodes", account.wire.node(account.getNode(p(req, "poolId"), p(req, "nodeId"))), selectable.node),
   },
   {
     name: "Account_ListPoolNodeCounts",
@@ -261,7 +261,7 @@ export const operations: readonly Operation[] = [
     method: "GET",
     path: "/jobs",
     query: LIST_QUERY,
-    handle: (account, req) => list(req, "jobs", [...account.jobs.values()], (x) => x.id, jobFilter, selectable.job, (x) => account.jobWire(x)),
+    handle: (account, req) => list(req, "jobs", [...account.jobs.values()], (x) => x.id, jobFilter, selectable.job, (x) => account.wire.job(x)),
   },
   {
     name: "Job_Get",
@@ -270,7 +270,7 @@ export const operations: readonly Operation[] = [
     query: ["$select", "$expand"],
     handle: (account, req) => {
       const job = account.getJob(p(req, "jobId"));
-      return single(req, "jobs", account.jobWire(job), selectable.job, job);
+      return single(req, "jobs", account.wire.job(job), selectable.job, job);
     },
   },
   {
@@ -327,7 +327,7 @@ export const operations: readonly Operation[] = [
     method: "GET",
     path: "/jobs/{jobId}/tasks",
     query: LIST_QUERY,
-    handle: (account, req) => list(req, "tasks", account.listTasks(p(req, "jobId")), (x) => x.id, taskFilter, selectable.task, (x) => account.taskWire(x)),
+    handle: (account, req) => list(req, "tasks", account.listTasks(p(req, "jobId")), (x) => x.id, taskFilter, selectable.task, (x) => account.wire.task(x)),
   },
   {
     name: "Task_Get",
@@ -337,7 +337,7 @@ export const operations: readonly Operation[] = [
     handle: (account, req) => {
       account.jobForTasks(p(req, "jobId"));
       const task = account.getTask(p(req, "jobId"), p(req, "taskId"));
-      return single(req, "tasks", account.taskWire(task), selectable.task, task);
+      return single(req, "tasks", account.wire.task(task), selectable.task, task);
     },
   },
   {
