@@ -16,6 +16,7 @@ import { redisCheck, storeCheck } from "./health/dependency-checks.js";
 import { createGrpcHealthService } from "./health/grpc-health-service.js";
 import { createHttpProbes } from "./health/http-probes.js";
 import { Readiness } from "./health/readiness.js";
+import { requestLog } from "./interceptors/request-log.js";
 import { BullMqTaskQueue } from "./queue/bullmq-task-queue.js";
 import { resolveRedis } from "./redis/resolve-redis.js";
 import { bindService } from "./server/service-binding.js";
@@ -146,6 +147,7 @@ export async function startApp(env: Env, roles: AppRoles, logger: Logger): Promi
           ),
         ],
         plainHttpRoutes: createHttpProbes(ready),
+        interceptors: [requestLog(apiLogger)],
         onInternalError: (error, procedure) =>
           apiLogger.error({ err: error, procedure }, "internal error, answered as a bare 'internal'"),
       });

@@ -25,7 +25,7 @@ export async function runCancelJob(context: WorkerContext, taskId: string): Prom
 
     const now = new Date();
     const decided = await updateTask<"canceled" | "gone" | "new-handle">(
-      context.store,
+      context,
       taskId,
       (current) => {
         if (current.task.state !== State.CANCELING) return { effect: "gone" };

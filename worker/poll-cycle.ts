@@ -51,7 +51,7 @@ async function applyStatus(context: WorkerContext, known: TaskRecord, status: At
   const now = new Date();
   const handle = known.backendHandle;
   const decided = await updateTask<FollowStep | undefined>(
-    context.store,
+    context,
     known.task.id,
     (record) => {
       // Another worker moved it on (a cancel, an earlier poll of a retried attempt): not ours to change.

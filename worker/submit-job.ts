@@ -19,7 +19,7 @@ import type { WorkerContext } from "./worker-context.js";
  * the same attempt again at no cost, and a task no longer QUEUED is left alone.
  */
 export async function runSubmitJob(context: WorkerContext, taskId: string): Promise<void> {
-  const prepared = await updateTask(context.store, taskId, (record) => {
+  const prepared = await updateTask(context, taskId, (record) => {
     if (record.task.state !== State.QUEUED || record.backendHandle !== "") return { effect: false };
     if (record.task.logs.length > 0) return { effect: true };
     return { change: { task: beginAttempt(record.task) }, effect: true };
@@ -40,7 +40,7 @@ async function recordSubmitOutcome(
   outcome: SubmitOutcome,
 ): Promise<void> {
   const now = new Date();
-  const decided = await updateTask<Afterwards>(context.store, taskId, (record) => {
+  const decided = await updateTask<Afterwards>(context, taskId, (record) => {
     const { task, backendHandle } = record;
     const sameAttempt = currentAttemptIndex(task) === attempt;
     if (outcome.kind !== "submitted") {

@@ -1,4 +1,12 @@
+import type { Logger } from "pino";
+import { State } from "../src/gen/ga4gh/tes/v1/tes_pb.js";
 import { ALL, type TaskChange, type TaskRecord, type TaskStore } from "../src/store/task-store.js";
+
+/** Where the worker writes tasks, and where it tells that a task changed state (worker-context.ts). */
+export interface TaskWriter {
+  readonly store: TaskStore;
+  readonly logger: Logger;
+}
 
 /** What a decision returns: the change to write (none to leave the task alone) and what it means. */
 export interface Decision<E> {
@@ -19,24 +27,43 @@ const MAX_CONFLICTS = 50;
  * Reads a task, decides, and writes the decision with a compare-and-set; when another writer got
  * there first, reads again and decides again on what is there now. `decide` must be pure: it may
  * run several times. Starts from `known` when the caller has just read the task. Undefined when
- * the task does not exist.
+ * the task does not exist. Every write that changes the task's state is logged here, once: this is
+ * the one place the worker writes task states.
  */
 export async function updateTask<E>(
-  store: TaskStore,
+  writer: TaskWriter,
   taskId: string,
   decide: (record: TaskRecord) => Decision<E>,
   known?: TaskRecord,
 ): Promise<Decided<E> | undefined> {
+  const { store } = writer;
   let record = known ?? (await store.get(taskId, ALL));
   for (let conflicts = 0; record !== undefined; conflicts++) {
     const decision = decide(record);
     if (decision.change === undefined) return { record, effect: decision.effect };
     const written = await store.update(taskId, record.version, decision.change);
-    if (written !== undefined) return { record: written, effect: decision.effect };
+    if (written !== undefined) {
+      if (written.task.state !== record.task.state) logStateChange(writer.logger, record, written);
+      return { record: written, effect: decision.effect };
+    }
     if (conflicts >= MAX_CONFLICTS) {
       throw new Error(`task ${taskId} changed ${MAX_CONFLICTS} times while one decision was being written`);
     }
     record = await store.get(taskId, ALL);
   }
   return undefined;
+}
+
+/** One line per state change: the task, both states, the attempt and the backend's handle. */
+function logStateChange(logger: Logger, before: TaskRecord, after: TaskRecord): void {
+  logger.info(
+    {
+      taskId: after.task.id,
+      from: State[before.task.state],
+      to: State[after.task.state],
+      attempt: Math.max(0, after.task.logs.length - 1),
+      backendHandle: after.backendHandle || undefined,
+    },
+    "task state changed",
+  );
 }
