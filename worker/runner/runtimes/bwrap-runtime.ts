@@ -147,6 +147,17 @@ export class BwrapRuntime implements ContainerRuntime {
                 : `limits: ${limited.join(" and ")} through ${limits.mechanism}`,
             ],
       async kill() {
+        // The namespace's init first: its death ends every process inside at once, whether or not
+        // the parent-death signal reaches it when the monitor goes.
+        const [, init] = await Promise.race([pids, new Promise<number[]>((resolve) => setTimeout(() => resolve([]), 200))]);
+        // While the monitor runs, the init's pid is still its child's: it cannot name another process.
+        if (init !== undefined && child.exitCode === null && child.signalCode === null) {
+          try {
+            process.kill(init, "SIGKILL");
+          } catch {
+            // Already gone.
+          }
+        }
         await killProcessGroup(child);
         await limits.killAll();
       },
