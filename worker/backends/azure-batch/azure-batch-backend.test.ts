@@ -191,6 +191,33 @@ describe("Azure Batch backend against the Batch emulator", () => {
     }
   });
 
+  test("without an account key it authenticates with Microsoft Entra ID, asking for the Batch scope", async () => {
+    const scopes: string[] = [];
+    const credential = {
+      async getToken(asked: string | string[]) {
+        const scope = Array.isArray(asked) ? (asked[0] ?? "") : asked;
+        scopes.push(scope);
+        const exp = Math.floor(Date.now() / 1000) + 3600;
+        const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+        return { token: `${part({ alg: "RS256" })}.${part({ aud: scope.replace(/\/\.default$/, ""), exp })}.c2ln`, expiresOnTimestamp: exp * 1000 };
+      },
+    };
+    const entra = await createAzureBatchBackend(
+      { AZURE_BATCH_ACCOUNT_URL: emulator.url, AZURE_BATCH_ACCOUNT_NAME: emulator.accountName, AZURE_BATCH_RUNNER: nodeProgram, AZURE_BATCH_LIST_INTERVAL_MS: "0" },
+      { credential },
+    );
+    try {
+      const [handle] = await submitted(entra, [attempt()]);
+      const [status] = await until(entra, [handle ?? ""], ended);
+      assert.equal(status?.phase === "ended" ? status.result.outcome : status?.phase, "complete");
+      await entra.release([handle ?? ""]);
+      // §1 "SDK trap": the Batch audience, never management.azure.com.
+      assert.ok(scopes.length > 0 && scopes.every((scope) => scope === "https://batch.core.windows.net//.default"));
+    } finally {
+      await entra.close();
+    }
+  });
+
   test("an attempt no VM size fits, or naming a VM size outside the catalog, is rejected", async () => {
     const [tooBig, unknown] = await backend.submit([attempt({ cpuCores: 512 }), attempt({ vmSize: "Standard_X99" })]);
     assert.equal(tooBig?.kind, "rejected");

@@ -1,4 +1,5 @@
 import { BatchServiceClient, BatchSharedKeyCredentials } from "@azure/batch";
+import type { TokenCredential } from "@azure/identity";
 import { AzureIdentityCredentialAdapter, type ServiceClientCredentials } from "@azure/ms-rest-js";
 import { loadAzureBatchConfig, type AzureBatchConfig } from "../../../src/config/azure-batch.js";
 import type { Env } from "../../../src/config/env-reader.js";
@@ -10,11 +11,15 @@ import { AzureBatchBackend } from "./azure-batch-backend.js";
  */
 export const BATCH_SCOPE = "https://batch.core.windows.net//.default";
 
-export async function batchCredentials(config: AzureBatchConfig): Promise<ServiceClientCredentials> {
+/**
+ * SharedKey when AZURE_BATCH_ACCOUNT_KEY is set; otherwise Microsoft Entra ID: the given credential,
+ * else DefaultAzureCredential (managed identity, workload identity, a service principal from AZURE_*
+ * variables, or a developer login), always asked for the Batch scope.
+ */
+export async function batchCredentials(config: AzureBatchConfig, credential?: TokenCredential): Promise<ServiceClientCredentials> {
   if (config.accountKey !== undefined) return new BatchSharedKeyCredentials(config.accountName, config.accountKey);
-  // Managed identity, workload identity, a service principal from AZURE_* variables, or a developer login.
-  const { DefaultAzureCredential } = await import("@azure/identity");
-  return new AzureIdentityCredentialAdapter(new DefaultAzureCredential(), BATCH_SCOPE);
+  const entra = credential ?? new (await import("@azure/identity")).DefaultAzureCredential();
+  return new AzureIdentityCredentialAdapter(entra, BATCH_SCOPE);
 }
 
 export function batchClient(config: AzureBatchConfig, credentials: ServiceClientCredentials): BatchServiceClient {
@@ -23,7 +28,7 @@ export function batchClient(config: AzureBatchConfig, credentials: ServiceClient
 }
 
 /** TES_BACKEND=azure-batch: the backend from its settings in the environment. */
-export async function createAzureBatchBackend(env: Env): Promise<AzureBatchBackend> {
+export async function createAzureBatchBackend(env: Env, options: { credential?: TokenCredential } = {}): Promise<AzureBatchBackend> {
   const config = loadAzureBatchConfig(env);
-  return new AzureBatchBackend(batchClient(config, await batchCredentials(config)), config);
+  return new AzureBatchBackend(batchClient(config, await batchCredentials(config, options.credential)), config);
 }
