@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Task } from "../../src/gen/ga4gh/tes/v1/tes_pb.js";
 import type { AttemptResult, ExecutorResult } from "../backends/compute-backend.js";
 import { runExecutor } from "./executor-process.js";
-import { RuntimeUnavailableError, type ContainerRuntime } from "./runtimes/container-runtime.js";
+import { RuntimeUnavailableError, type ContainerRuntime, type SandboxHolders } from "./runtimes/container-runtime.js";
 import { downloadInputs, uploadOutputs, type TaskTransferOptions } from "./task-transfers.js";
 import { planMounts, type Mount } from "./task-mounts.js";
 
@@ -27,6 +27,8 @@ export interface RunTaskOptions {
   transfers?: TaskTransferOptions;
   signal?: AbortSignal;
   onProgress?: (progress: RunnerProgress) => void;
+  /** Awaited before each executor's processes exist, with what will hold them (see ContainerSpec). */
+  onSandbox?: (holders: SandboxHolders) => Promise<void>;
 }
 
 /**
@@ -108,6 +110,7 @@ export async function runTask(task: Task, options: RunTaskOptions): Promise<Atte
         stdin: executor.stdin !== "",
         cpuCores: resources !== undefined && resources.cpuCores > 0 ? resources.cpuCores : undefined,
         ramBytes: resources !== undefined && resources.ramGb > 0 ? Math.ceil(resources.ramGb * 2 ** 30) : undefined,
+        ...(options.onSandbox === undefined ? {} : { beforeSpawn: options.onSandbox }),
       },
       {
         root,

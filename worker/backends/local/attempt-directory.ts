@@ -34,6 +34,8 @@ export interface StatusRecord {
   executors?: ExecutorResult[];
   /** The processes holding the running executor, stopped by whoever finds the owner dead. */
   sandbox?: ProcessIdentity[];
+  /** The cgroups that hold (or will hold) the running executor's processes, for the same purpose. */
+  cgroups?: string[];
   /** Why an interrupted attempt stopped. */
   reason?: string;
   updatedAt: string;

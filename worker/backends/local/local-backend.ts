@@ -8,6 +8,7 @@ import { TaskSchema, type Task } from "../../../src/gen/ga4gh/tes/v1/tes_pb.js";
 import { runTask, type RunnerProgress } from "../../runner/run-task.js";
 import type { ContainerRuntime } from "../../runner/runtimes/container-runtime.js";
 import { detectRuntime } from "../../runner/runtimes/detect-runtime.js";
+import { killCgroups } from "../../runner/runtimes/resource-limits.js";
 import type {
   Attempt,
   AttemptStatus,
@@ -37,6 +38,8 @@ interface OwnedAttempt {
   abort: AbortController;
   /** The runner's last word, while it runs. */
   progress?: RunnerProgress;
+  /** The cgroups of the executor starting or running now. */
+  cgroups: string[];
   /** True once its outcome is on disk (result or interrupted status). */
   ended: boolean;
   /** Set when this process stops the attempt for its own reasons (closing): no result is written. */
@@ -179,7 +182,7 @@ export class LocalBackend implements ComputeBackend {
       status.owner === undefined
         ? "the attempt was left unfinished"
         : `the worker process (pid ${status.owner.pid}) running this attempt on this host stopped; its executors were stopped`;
-    await stopLeftovers(status.sandbox ?? []);
+    await stopLeftovers(status);
     await directory.writeStatus({ phase: "interrupted", reason });
     return { phase: "preempted", reason };
   }
@@ -206,7 +209,7 @@ export class LocalBackend implements ComputeBackend {
       return;
     }
     if (await directory.claimFrom(status)) {
-      await stopLeftovers(status?.sandbox ?? []);
+      if (status !== undefined) await stopLeftovers(status);
       await directory.writeResult({ outcome: "canceled", executors: [], outputs: [], systemLogs: ["canceled"] });
     }
   }
@@ -273,6 +276,7 @@ export class LocalBackend implements ComputeBackend {
       demand,
       abort: new AbortController(),
       ended: false,
+      cgroups: [],
       statusWrites: Promise.resolve(),
       done,
       markDone,
@@ -301,9 +305,22 @@ export class LocalBackend implements ComputeBackend {
                 owner: this.me,
                 executors: progress.executors,
                 sandbox: progress.pids.flatMap((pid) => identityOf(pid) ?? []),
+                cgroups: attempt.cgroups,
               }
             : { phase: "initializing", owner: this.me },
         );
+      },
+      // On disk before the sandbox exists: a worker dying at any moment leaves a way to stop it.
+      onSandbox: async ({ cgroups }) => {
+        attempt.cgroups = cgroups;
+        const progress = attempt.progress;
+        writeStatus({
+          phase: progress?.phase ?? "initializing",
+          owner: this.me,
+          ...(progress?.phase === "running" ? { executors: progress.executors } : {}),
+          cgroups,
+        });
+        await attempt.statusWrites;
       },
     })
       .then(async (result) => {
@@ -385,9 +402,12 @@ export class LocalBackend implements ComputeBackend {
 
 /**
  * SIGKILLs what still holds an executor of a dead worker (normally nothing: bwrap dies with its
- * parent), checking each pid is still the process recorded, and waits briefly for them to go.
+ * parent, unless the worker died while the sandbox was being set up): every process in its cgroups,
+ * and the recorded sandbox pids that are still the processes recorded.
  */
-async function stopLeftovers(processes: readonly ProcessIdentity[]): Promise<void> {
+async function stopLeftovers(status: StatusRecord): Promise<void> {
+  await killCgroups(status.cgroups ?? []);
+  const processes = status.sandbox ?? [];
   for (const identity of processes) {
     if (!isAlive(identity)) continue;
     try {

@@ -114,6 +114,7 @@ export class BwrapRuntime implements ContainerRuntime {
       ...(spec.workdir === "" ? [] : ["--chdir", spec.workdir]),
     ];
     const limits = await createLimitGroup(spec.name, { cpuCores: spec.cpuCores, ramBytes: spec.ramBytes });
+    await spec.beforeSpawn?.({ cgroups: [...limits.dirs] });
     // The options (the task's environment among them) go through a pipe, not argv, so they stay out
     // of the host's process listings; the task's environment never reaches a host process's own.
     const becomeUser =

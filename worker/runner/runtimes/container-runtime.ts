@@ -36,6 +36,15 @@ export interface ContainerSpec {
   stdin: boolean;
   cpuCores: number | undefined;
   ramBytes: number | undefined;
+  /**
+   * Told what will hold the container's processes just before they exist (bwrap: its cgroups),
+   * and awaited, so a record of them can be on disk first for whoever must stop them later.
+   */
+  beforeSpawn?: (holders: SandboxHolders) => Promise<void>;
+}
+
+export interface SandboxHolders {
+  cgroups: string[];
 }
 
 export interface StartedContainer {

@@ -14,6 +14,8 @@ import path from "node:path";
 export interface LimitGroup {
   /** "cgroup v2", "cgroup v1" or "rlimit": for the task's system_logs. */
   readonly mechanism: string;
+  /** The cgroup directories holding every process started under `wrap` (none for rlimit). */
+  readonly dirs: readonly string[];
   /** The command line that starts `argv` under the limits. */
   wrap(argv: string[]): string[];
   /** Kills every process still in the group (no-op for rlimit). */
@@ -138,6 +140,7 @@ async function createCgroup(layout: CgroupLayout, name: string, limits: Limits):
   };
   return {
     mechanism: `cgroup v${layout.version}`,
+    dirs,
     // The shell joins the groups first, so everything it then execs and forks is inside them.
     wrap: (argv) => [
       "/bin/sh",
@@ -169,6 +172,7 @@ async function createCgroup(layout: CgroupLayout, name: string, limits: Limits):
 function rlimitGroup(limits: Limits): LimitGroup {
   return {
     mechanism: "rlimit",
+    dirs: [],
     wrap: (argv) => (limits.ramBytes === undefined ? argv : ["prlimit", `--as=${limits.ramBytes}`, "--", ...argv]),
     killAll: async () => undefined,
     remove: async () => undefined,
@@ -185,4 +189,27 @@ async function readPids(file: string): Promise<number[]> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Kills every process in these cgroups and removes them: how a worker stops the sandbox of one
+ * that died, whatever moment it died at. Directories that are gone already are skipped.
+ */
+export async function killCgroups(dirs: readonly string[]): Promise<void> {
+  for (const dir of dirs) {
+    if (!dir.includes("/tes-") || !existsSync(path.join(dir, "cgroup.procs"))) continue;
+    for (let round = 0; round < 40; round += 1) {
+      const pids = await readPids(path.join(dir, "cgroup.procs"));
+      if (pids.length === 0) break;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+      await sleep(50);
+    }
+    await fs.rmdir(dir).catch(() => undefined);
+  }
 }
