@@ -3,6 +3,7 @@ import { loadLocalBackendConfig } from "../../src/config/local-backend.js";
 import type { BackendName } from "../../src/config/worker.js";
 import type { Task } from "../../src/gen/ga4gh/tes/v1/tes_pb.js";
 import { BACKEND_PARAMETERS as AZURE_BATCH_PARAMETERS } from "./azure-batch/azure-batch-backend.js";
+import { azureBatchObjections } from "./azure-batch/task-admission.js";
 import type { BackendCapabilities, ComputeBackend } from "./compute-backend.js";
 import { findDisallowedFileUrls } from "./local/file-url-policy.js";
 
@@ -65,6 +66,7 @@ export function loadBackendDescription(name: BackendName, env: Env): BackendDesc
           backendParameters: [...AZURE_BATCH_PARAMETERS],
           storage: ["https://*.blob.core.windows.net/", "http://", "https://"],
         },
+        admit: azureBatchObjections,
       };
     default:
       throw new ConfigError(`TES_BACKEND names an unknown backend "${String(name)}"`);

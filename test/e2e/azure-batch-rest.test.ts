@@ -1,0 +1,228 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { BlobServiceClient, ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential, type ContainerClient } from "@azure/storage-blob";
+import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type Azurite } from "../../filetransfer/test/support/azurite.js";
+import { redisAddressFromUrl } from "../../src/redis/redis-address.js";
+import { startBatchEmulator, type BatchEmulator } from "../emulators/batch/batch-emulator.js";
+import { TesProcess } from "../operations/serve-process.js";
+import { assertValidTes } from "../support/openapi-validator.js";
+import { removeQueues, TEST_REDIS_URL } from "../worker-support/harness.js";
+
+/**
+ * A real `tes serve` process (API and worker) with TES_BACKEND=azure-batch, pointed at the Batch
+ * emulator, whose nodes run the real node-side runner (bwrap instead of docker) and filetransfer
+ * against Azurite: driven through the REST API as a TES client would, every body checked against
+ * the TES 1.1 OpenAPI.
+ */
+const repo = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+
+describe("tasks end to end through the REST API on the Azure Batch backend (emulator + Azurite)", () => {
+  let dir: string;
+  let azurite: Azurite;
+  let emulator: BatchEmulator;
+  let tes: TesProcess;
+  let baseUrl: string;
+  let container: ContainerClient;
+  let sas: string;
+  let http: Server;
+  let httpUrl: string;
+  const prefix = `tes-e2e-batch-${randomUUID()}`;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tes-e2e-batch-"));
+    azurite = await startAzurite();
+    const credential = new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY);
+    container = new BlobServiceClient(azurite.endpoint, credential).getContainerClient("tes");
+    await container.create();
+    sas = generateBlobSASQueryParameters(
+      { containerName: "tes", permissions: ContainerSASPermissions.parse("racwl"), expiresOn: new Date(Date.now() + 3_600_000) },
+      credential,
+    ).toString();
+    http = createServer((req, res) => {
+      if (req.url === "/words.txt") res.end("apple\nbanana\n");
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((done) => http.listen(0, "127.0.0.1", done));
+    httpUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    emulator = await startBatchEmulator({
+      timing: { autoScaleSampleIntervalMs: 100, autoScaleEvaluationEveryMs: 200 },
+      // The node's environment: filetransfer reaches Azurite path-style.
+      baseEnv: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        LANG: "C.UTF-8",
+        HOME: tmpdir(),
+        TMPDIR: tmpdir(),
+        FILETRANSFER_AZURE_BLOB_PATH_STYLE_HOSTS: azurite.host,
+        FILETRANSFER_AZURE_BLOB_ENDPOINT: `http://${azurite.host}/{account}`,
+      },
+    });
+    tes = await TesProcess.start(
+      "serve",
+      {
+        PORT: "0",
+        HOST: "127.0.0.1",
+        LOG_FORMAT: "json",
+        TES_DATA_DIR: join(dir, "data"),
+        REDIS_URL: TEST_REDIS_URL,
+        QUEUE_PREFIX: prefix,
+        WORKER_POLL_INTERVAL_MS: "200",
+        TES_BACKEND: "azure-batch",
+        AZURE_BATCH_ACCOUNT_URL: emulator.url,
+        AZURE_BATCH_ACCOUNT_NAME: emulator.accountName,
+        AZURE_BATCH_ACCOUNT_KEY: emulator.accountKey,
+        AZURE_BATCH_RUNNER: `${join(repo, "node_modules/.bin/tsx")} ${join(repo, "worker/runner/cli.ts")}`,
+        AZURE_BATCH_CONTAINER_RUNTIME: "bwrap",
+        AZURE_BATCH_AUTOSCALE_WINDOW_SECONDS: "1",
+        AZURE_BATCH_LIST_INTERVAL_MS: "0",
+        AZURE_BATCH_MAX_RETRY_DELAY_MS: "200",
+      },
+      60_000,
+    );
+    baseUrl = `${tes.baseUrl}/ga4gh/tes/v1`;
+  });
+
+  after(async () => {
+    await tes?.stop("SIGTERM", 15_000);
+    await emulator?.stop();
+    await azurite?.stop();
+    await new Promise((done) => http?.close(done));
+    await removeQueues(redisAddressFromUrl(new URL(TEST_REDIS_URL)).options, prefix);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function createTask(task: unknown): Promise<string> {
+    const response = await fetch(`${baseUrl}/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(task) });
+    const json = (await response.json()) as { id: string };
+    assert.equal(response.status, 200, `${JSON.stringify(json)}\n${tes.output.text.slice(-3000)}`);
+    assertValidTes("tesCreateTaskResponse", json);
+    return json.id;
+  }
+
+  async function getTask(id: string): Promise<TaskJson> {
+    const response = await fetch(`${baseUrl}/tasks/${id}?view=FULL`);
+    assert.equal(response.status, 200);
+    const json = (await response.json()) as TaskJson;
+    assertValidTes("tesTask", json);
+    return json;
+  }
+
+  async function waitFor(id: string, states: string[], timeoutMs = 90_000): Promise<TaskJson> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const task = await getTask(id);
+      if (states.includes(task.state)) return task;
+      assert.ok(Date.now() < deadline, `task ${id} is ${task.state}, not ${states.join(" or ")}\n${tes.output.text.slice(-3000)}`);
+      await new Promise((done) => setTimeout(done, 200));
+    }
+  }
+
+  const ended = ["COMPLETE", "EXECUTOR_ERROR", "SYSTEM_ERROR", "CANCELED", "PREEMPTED"];
+  const sh = (script: string, extra: Record<string, unknown> = {}) => ({ image: "alpine:3", command: ["sh", "-c", script], ...extra });
+  const blobUrl = (name: string) => `http://${azurite.host}/${AZURITE_ACCOUNT}/tes/${name}?${sas}`;
+
+  test("inputs from blob storage and HTTP, two executors, outputs to blob storage: COMPLETE with full logs", async () => {
+    await container.getBlockBlobClient("in/greeting.txt").upload("hello\n", 6);
+    const id = await createTask({
+      name: "batch end to end",
+      inputs: [
+        { url: blobUrl("in/greeting.txt"), path: "/data/greeting.txt" },
+        { url: `${httpUrl}/words.txt`, path: "/data/words.txt" },
+      ],
+      volumes: ["/out"],
+      executors: [
+        sh("cat /data/greeting.txt /data/words.txt > /out/joined.txt; echo joined"),
+        sh('wc -l < /out/joined.txt | tr -d " " > /out/count.txt; cat /out/count.txt; echo "$WHO" >&2', { env: { WHO: "second" } }),
+      ],
+      outputs: [
+        { url: blobUrl("out/joined.txt"), path: "/out/joined.txt" },
+        { url: blobUrl("out/count.txt"), path: "/out/count.txt" },
+      ],
+    });
+    const task = await waitFor(id, ended);
+    const log = lastLog(task);
+    assert.equal(task.state, "COMPLETE", JSON.stringify(task.logs));
+    assert.equal(task.logs?.length, 1);
+    assert.deepEqual(log.logs.map((e) => e.exit_code), [0, 0]);
+    assert.equal(log.logs[0]?.stdout, "joined\n");
+    assert.equal(log.logs[1]?.stdout, "3\n");
+    assert.equal(log.logs[1]?.stderr, "second\n");
+    assert.ok(log.start_time && log.end_time && log.logs[0]?.start_time && log.logs[1]?.end_time);
+    const outputs = Object.fromEntries(log.outputs.map((o) => [o.path, o.size_bytes]));
+    assert.deepEqual(outputs, { "/out/joined.txt": "19", "/out/count.txt": "2" });
+    const text = async (name: string) => (await container.getBlobClient(name).downloadToBuffer()).toString();
+    assert.equal(await text("out/joined.txt"), "hello\napple\nbanana\n");
+    assert.equal(await text("out/count.txt"), "3\n");
+    // The task as served keeps its inputs; nothing the server wrote itself carries the SAS signature.
+    assert.ok(!JSON.stringify(log.system_logs).includes("sig="));
+    // The Batch task was deleted once its result was read.
+    await until(() => [...emulator.account.jobs.values()].every((job) => job.tasks.size === 0), "the Batch task to be deleted");
+    // The task list answers in the OpenAPI shape too.
+    const list = await (await fetch(`${baseUrl}/tasks?view=FULL`)).json();
+    assertValidTes("tesListTasksResponse", list);
+  });
+
+  test("a failing executor ends EXECUTOR_ERROR with its exit code; later executors do not run", async () => {
+    const id = await createTask({ executors: [sh("echo trying; exit 4"), sh("echo never")] });
+    const task = await waitFor(id, ended);
+    assert.equal(task.state, "EXECUTOR_ERROR", JSON.stringify(task.logs));
+    const log = lastLog(task);
+    assert.deepEqual(log.logs.map((e) => e.exit_code), [4]);
+    assert.equal(log.logs[0]?.stdout, "trying\n");
+  });
+
+  test("cancel over REST during a running executor: CANCELED, and the Batch task is terminated", async () => {
+    const id = await createTask({ executors: [sh("sleep 120")] });
+    await waitFor(id, ["RUNNING"]);
+    const canceled = await fetch(`${baseUrl}/tasks/${id}:cancel`, { method: "POST" });
+    assert.equal(canceled.status, 200);
+    assertValidTes("tesCancelTaskResponse", await canceled.json());
+    const task = await waitFor(id, ended, 30_000);
+    assert.equal(task.state, "CANCELED");
+    const terminated = emulator.counts()["Task_Terminate"] ?? 0;
+    assert.ok(terminated >= 1, `Task_Terminate was called ${terminated} times`);
+  });
+
+  test("a file:// input is refused at create with a 400 naming the field: Batch nodes cannot read the server's disk", async () => {
+    const response = await fetch(`${baseUrl}/tasks`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ inputs: [{ url: "file:///etc/hostname", path: "/data/h" }], executors: [sh("cat /data/h")] }),
+    });
+    assert.equal(response.status, 400);
+    assert.match(await response.text(), /inputs\[0\]\.url: local files cannot be reached from Azure Batch nodes/);
+  });
+
+  async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+      assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+      await new Promise((done) => setTimeout(done, 50));
+    }
+  }
+});
+
+/** The parts of TES task JSON (FULL view) these tests read. */
+interface TaskJson {
+  id: string;
+  state: string;
+  logs?: {
+    start_time?: string;
+    end_time?: string;
+    logs: { exit_code: number; stdout?: string; stderr?: string; start_time?: string; end_time?: string }[];
+    outputs?: { path: string; url: string; size_bytes: string }[];
+    system_logs?: string[];
+  }[];
+}
+
+function lastLog(task: TaskJson) {
+  const log = task.logs?.at(-1);
+  assert.ok(log, `task ${task.id} has no log`);
+  return { ...log, outputs: log.outputs ?? [], system_logs: log.system_logs ?? [] };
+}
