@@ -17,6 +17,8 @@ export interface LocalBackendConfig {
   containerRuntime: ContainerRuntimeName | undefined;
   /** Whether bwrap sandboxes get the host's network. Docker and Podman keep their default network. */
   network: boolean;
+  /** How bwrap applies cpu/memory limits: "auto" (a cgroup where writable, else rlimit) or "rlimit". */
+  limits: "auto" | "rlimit";
   /** Capacity shared by the attempts running at once on this host. */
   cpuCores: number;
   ramGb: number;
@@ -45,6 +47,7 @@ export function loadLocalBackendConfig(env: Env): LocalBackendConfig {
     containerRuntime:
       runtime === undefined ? undefined : read.oneOf("TES_CONTAINER_RUNTIME", containerRuntimeNames, "bwrap"),
     network: read.boolean("TES_LOCAL_NETWORK", false),
+    limits: read.oneOf("TES_LOCAL_LIMITS", ["auto", "rlimit"], "auto"),
     cpuCores: read.number("TES_LOCAL_CPU_CORES", os.availableParallelism(), { min: 0.1 }),
     ramGb: read.number("TES_LOCAL_RAM_GB", Math.max(hostRamGb, 1), { min: 0.1 }),
     defaultTaskCpuCores: read.number("TES_LOCAL_DEFAULT_CPU_CORES", 1, { min: 0.01 }),

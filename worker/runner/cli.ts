@@ -10,7 +10,8 @@
  * task.json is the TES task in its JSON form (snake_case, as the REST API answers it). The result is
  * written whatever the outcome (exit code 0); exit code 2 means the command line or task.json was
  * wrong and nothing ran. SIGTERM or SIGINT cancels: the executors are stopped and the result says so.
- * Defaults come from the environment: TES_CONTAINER_RUNTIME, TES_LOCAL_NETWORK, TES_LOG_TAIL_BYTES.
+ * Defaults come from the environment: TES_CONTAINER_RUNTIME, TES_LOCAL_NETWORK, TES_LOCAL_LIMITS,
+ * TES_LOG_TAIL_BYTES.
  */
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -88,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
     workDir,
     attemptId: values["attempt-id"] ?? path.basename(workDir),
     runtime: () =>
-      detectRuntime(wanted, { network: values.network === true || config.network, hiddenPaths: [] }),
+      detectRuntime(wanted, { network: values.network === true || config.network, limits: config.limits, hiddenPaths: [] }),
     tailBytes: tailBytes ?? config.logTailBytes,
     // TES_ALLOWED_DIRS, when set, says where file:// may go; else filetransfer's own FILETRANSFER_ALLOWED_DIRS.
     ...(config.allowedDirs.length === 0 ? {} : { transfers: { allowedDirs: config.allowedDirs } }),

@@ -122,6 +122,8 @@ export async function runExecutor(
     void started.kill();
   };
   signal.addEventListener("abort", onAbort, { once: true });
+  // A cancel that came while the container was being started fired before anyone listened.
+  if (signal.aborted) onAbort();
   const ended = await Promise.race([
     closed.then(([code, exitSignal]) => ({ code, exitSignal, error: undefined })),
     spawnError.then((error) => ({ code: null, exitSignal: null, error })),

@@ -270,6 +270,25 @@ describe("the runner, with the bwrap runtime", () => {
     assert.match(result.systemLogs.join("\n"), /limits: .*(cgroup|RLIMIT_AS)/);
   });
 
+  test("with TES_LOCAL_LIMITS=rlimit, memory is capped per process through RLIMIT_AS", async () => {
+    runs += 1;
+    const result = await runTask(
+      create(TaskSchema, {
+        resources: { ramGb: 0.1 },
+        executors: [sh("dd if=/dev/zero of=/dev/null bs=400M count=1 2>/dev/null && echo allocated")],
+      }) as Task,
+      {
+        workDir: path.join(scratch, `attempt-${runs}`),
+        attemptId: `runner-test-${runs}`,
+        runtime: () => detectRuntime("bwrap", { network: false, hiddenPaths: [], limits: "rlimit" }),
+        tailBytes: 4096,
+      },
+    );
+    assert.equal(result.outcome, "executor_error");
+    assert.doesNotMatch(result.executors[0]?.stdout ?? "", /allocated/);
+    assert.match(result.systemLogs.join("\n"), /RLIMIT_AS of 107374183 bytes per process; CPU is not limited/);
+  });
+
   test("a failed download is a system error with a readable reason and no secret", async () => {
     const { result } = await run({
       inputs: [{ path: "/in/missing.txt", url: `${serverUrl}/missing.txt?sig=supersecretsignature123` }],

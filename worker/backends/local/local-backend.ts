@@ -390,6 +390,7 @@ export class LocalBackend implements ComputeBackend {
     return () => {
       found ??= detectRuntime(this.config.containerRuntime, {
         network: this.config.network,
+        limits: this.config.limits,
         hiddenPaths: [...hiddenPathsOf(this.config.workDir), ...hiddenPathsOf(this.config.dataDir)],
       }).catch((error: unknown) => {
         found = undefined; // Detect again next time: the engine may have been started since.

@@ -7,7 +7,7 @@ import type { Mount } from "../task-mounts.js";
 import { hostPathOf } from "../task-mounts.js";
 import type { ContainerRuntime, ContainerSpec, StartedContainer } from "./container-runtime.js";
 import { killProcessGroup } from "./process-group.js";
-import { createLimitGroup } from "./resource-limits.js";
+import { createLimitGroup, type LimitMechanism } from "./resource-limits.js";
 
 export interface BwrapOptions {
   /** Give the sandbox the host's network (TES_LOCAL_NETWORK). */
@@ -20,6 +20,8 @@ export interface BwrapOptions {
   sandboxUser?: { uid: number; gid: number };
   /** Host paths the sandbox must not see even read-only (other attempts' work directories). */
   hiddenPaths: readonly string[];
+  /** "auto": a cgroup per executor where writable, else rlimit; "rlimit": never touch cgroups. */
+  limits?: LimitMechanism;
   /** The bwrap and setpriv binaries (absolute paths once detected). */
   command?: string;
   setprivCommand?: string;
@@ -113,7 +115,11 @@ export class BwrapRuntime implements ContainerRuntime {
       ]),
       ...(spec.workdir === "" ? [] : ["--chdir", spec.workdir]),
     ];
-    const limits = await createLimitGroup(spec.name, { cpuCores: spec.cpuCores, ramBytes: spec.ramBytes });
+    const limits = await createLimitGroup(
+      spec.name,
+      { cpuCores: spec.cpuCores, ramBytes: spec.ramBytes },
+      this.options.limits ?? "auto",
+    );
     await spec.beforeSpawn?.({ cgroups: [...limits.dirs] });
     // The options (the task's environment among them) go through a pipe, not argv, so they stay out
     // of the host's process listings; the task's environment never reaches a host process's own.
@@ -144,7 +150,7 @@ export class BwrapRuntime implements ContainerRuntime {
           : [
               limits.mechanism === "rlimit"
                 ? `limits: ${spec.ramBytes === undefined ? "no memory limit" : `RLIMIT_AS of ${spec.ramBytes} bytes per process`}; ` +
-                  "CPU is not limited (no writable cgroup on this host)"
+                  "CPU is not limited without a cgroup (none writable here, or TES_LOCAL_LIMITS=rlimit)"
                 : `limits: ${limited.join(" and ")} through ${limits.mechanism}`,
             ],
       async kill() {

@@ -24,6 +24,8 @@ export interface LimitGroup {
   remove(): Promise<void>;
 }
 
+export type LimitMechanism = "auto" | "rlimit";
+
 export interface Limits {
   cpuCores: number | undefined;
   ramBytes: number | undefined;
@@ -37,7 +39,9 @@ interface CgroupLayout {
 
 let layoutPromise: Promise<CgroupLayout | undefined> | undefined;
 
-export function createLimitGroup(name: string, limits: Limits): Promise<LimitGroup> {
+/** `mechanism: "rlimit"` skips cgroups even where they are writable (TES_LOCAL_LIMITS=rlimit). */
+export function createLimitGroup(name: string, limits: Limits, mechanism: LimitMechanism = "auto"): Promise<LimitGroup> {
+  if (mechanism === "rlimit") return Promise.resolve(rlimitGroup(limits));
   layoutPromise ??= detectCgroupLayout();
   return layoutPromise.then(async (layout) => {
     if (layout !== undefined) {
