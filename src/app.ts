@@ -17,6 +17,11 @@ import { createGrpcHealthService } from "./health/grpc-health-service.js";
 import { createHttpProbes } from "./health/http-probes.js";
 import { Readiness } from "./health/readiness.js";
 import { requestLog } from "./interceptors/request-log.js";
+import { tracing } from "./interceptors/tracing.js";
+import { loadTelemetryConfig } from "./config/telemetry.js";
+import { observeQueueDepth } from "./telemetry/queue-gauges.js";
+import { startTelemetry, type TelemetryOptions } from "./telemetry/telemetry.js";
+import { instrumentBackend } from "../worker/backends/instrumented-backend.js";
 import { BullMqTaskQueue } from "./queue/bullmq-task-queue.js";
 import { resolveRedis } from "./redis/resolve-redis.js";
 import { bindService } from "./server/service-binding.js";
@@ -45,7 +50,12 @@ export interface RunningApp {
  * The composition root: reads every setting first (so a bad one stops the process before anything
  * starts), then opens the store, finds Redis, and starts the parts this process runs.
  */
-export async function startApp(env: Env, roles: AppRoles, logger: Logger): Promise<RunningApp> {
+export interface AppOptions {
+  /** More span processors and metric readers (tests: in-memory exporters). */
+  readonly telemetry?: TelemetryOptions;
+}
+
+export async function startApp(env: Env, roles: AppRoles, logger: Logger, options: AppOptions = {}): Promise<RunningApp> {
   const worker = loadWorkerConfig(env);
   const settings = {
     store: loadStoreConfig(env),
@@ -55,6 +65,7 @@ export async function startApp(env: Env, roles: AppRoles, logger: Logger): Promi
     serviceInfo: roles.api ? loadServiceInfoConfig(env) : undefined,
     backend: loadBackendDescription(worker.backend, env),
     operations: loadOperationsConfig(env),
+    telemetry: loadTelemetryConfig(env),
   };
 
   let readiness: Readiness | undefined;
@@ -81,6 +92,10 @@ export async function startApp(env: Env, roles: AppRoles, logger: Logger): Promi
   };
 
   try {
+    const telemetry = startTelemetry(settings.telemetry, options.telemetry);
+    closers.push(() => telemetry.shutdown());
+    logger.info({ exporters: telemetry.exporters }, "telemetry on");
+
     const store = await openTaskStore(settings.store, { migrate: true });
     closers.push(() => store.close());
     logger.info({ store: describeStoreConfig(settings.store) }, "task store open");
@@ -92,7 +107,7 @@ export async function startApp(env: Env, roles: AppRoles, logger: Logger): Promi
     let backend: ComputeBackend | undefined;
     let pool: WorkerPool | undefined;
     if (roles.worker) {
-      backend = await createBackend(settings.worker.backend, env);
+      backend = instrumentBackend(await createBackend(settings.worker.backend, env));
       const started = backend;
       closers.push(() => started.close());
       pool = await startWorkerPool({
@@ -115,6 +130,8 @@ export async function startApp(env: Env, roles: AppRoles, logger: Logger): Promi
         jobBackoffMs: settings.worker.jobBackoffMs,
       });
       closers.push(() => queue.close());
+      const stopObserving = observeQueueDepth(queue);
+      closers.push(async () => stopObserving());
       const apiLogger = logger.child({ part: "api" });
       const taskService = createTaskService({
         store,
@@ -146,8 +163,11 @@ export async function startApp(env: Env, roles: AppRoles, logger: Logger): Promi
             }),
           ),
         ],
-        plainHttpRoutes: createHttpProbes(ready),
-        interceptors: [requestLog(apiLogger)],
+        plainHttpRoutes: new Map([
+          ...createHttpProbes(ready),
+          ...(telemetry.metricsHandler === undefined ? [] : [["/metrics", telemetry.metricsHandler] as const]),
+        ]) as ReturnType<typeof createHttpProbes>,
+        interceptors: [tracing(), requestLog(apiLogger)],
         onInternalError: (error, procedure) =>
           apiLogger.error({ err: error, procedure }, "internal error, answered as a bare 'internal'"),
       });

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { State } from "../src/gen/ga4gh/tes/v1/tes_pb.js";
+import { instruments } from "../src/telemetry/instruments.js";
 import { ALL, type TaskChange, type TaskRecord, type TaskStore } from "../src/store/task-store.js";
 
 /** Where the worker writes tasks, and where it tells that a task changed state (worker-context.ts). */
@@ -19,6 +20,8 @@ export interface Decided<E> {
   record: TaskRecord;
   effect: E;
 }
+
+const TERMINAL = new Set([State.COMPLETE, State.EXECUTOR_ERROR, State.SYSTEM_ERROR, State.CANCELED, State.PREEMPTED]);
 
 /** How many times one decision is retried against a task that keeps changing under it. */
 const MAX_CONFLICTS = 50;
@@ -54,13 +57,30 @@ export async function updateTask<E>(
   return undefined;
 }
 
-/** One line per state change: the task, both states, the attempt and the backend's handle. */
+/**
+ * One line per state change (the task, both states, the attempt and the backend's handle), and its
+ * metrics: the transition, and for an ended attempt the bytes its outputs uploaded and whether a
+ * transfer failed, as the result the worker read back reports them. Written once per change (the
+ * compare-and-set), so the counts are exact.
+ */
 function logStateChange(logger: Logger, before: TaskRecord, after: TaskRecord): void {
+  const from = State[before.task.state]!;
+  const to = State[after.task.state]!;
+  const meters = instruments();
+  meters.taskTransitions.add(1, { from, to });
+  if (TERMINAL.has(after.task.state)) {
+    const last = after.task.logs.at(-1);
+    const bytes = (last?.outputs ?? []).reduce((sum, output) => sum + Number(output.sizeBytes || 0), 0);
+    if (bytes > 0) meters.outputBytes.add(bytes, { state: to });
+    if ((last?.systemLogs ?? []).some((line) => /\b(download|upload|transfer)/i.test(line)) && after.task.state !== State.COMPLETE) {
+      meters.transferFailures.add(1, { state: to });
+    }
+  }
   logger.info(
     {
       taskId: after.task.id,
-      from: State[before.task.state],
-      to: State[after.task.state],
+      from,
+      to,
       attempt: Math.max(0, after.task.logs.length - 1),
       backendHandle: after.backendHandle || undefined,
     },

@@ -5,6 +5,8 @@ import { BullMqTaskQueue } from "../src/queue/bullmq-task-queue.js";
 import { CANCEL_QUEUE, PERIODIC_QUEUE, SUBMIT_QUEUE, type TaskJobData } from "../src/queue/queue-names.js";
 import type { RedisOptions } from "../src/redis/redis-address.js";
 import type { TaskStore } from "../src/store/task-store.js";
+import { instruments } from "../src/telemetry/instruments.js";
+import { tracedJob } from "../src/telemetry/job-trace-context.js";
 import type { ComputeBackend } from "./backends/compute-backend.js";
 import { runCancelJob } from "./cancel-job.js";
 import { runPollCycle } from "./poll-cycle.js";
@@ -86,8 +88,10 @@ export async function startWorkerPool(deps: WorkerPoolDeps): Promise<WorkerPool>
     async (job: Job<T>, token?: string): Promise<void> => {
       const entry = { job: job as Job, token };
       active.add(entry);
+      const data = job.data as Partial<TaskJobData> | undefined;
       try {
-        await run(job);
+        await tracedJob(job.queueName, data?.taskId, data?.traceContext, () => run(job));
+        instruments().jobs.add(1, { queue: job.queueName, outcome: "completed" });
       } finally {
         active.delete(entry);
       }
@@ -116,9 +120,11 @@ export async function startWorkerPool(deps: WorkerPoolDeps): Promise<WorkerPool>
     ["periodic", periodicWorker],
   ] as const) {
     worker.on("error", (error) => logger.warn({ err: error, queue: name }, "queue worker error"));
-    worker.on("failed", (job, error) =>
-      logger.warn({ err: error, queue: name, job: job?.name, taskId: job?.data?.taskId, attempt: job?.attemptsMade }, "job failed"),
-    );
+    worker.on("failed", (job, error) => {
+      const retried = job !== undefined && job.attemptsMade < (job.opts.attempts ?? 1);
+      instruments().jobs.add(1, { queue: name, outcome: retried ? "retried" : "failed" });
+      logger.warn({ err: error, queue: name, job: job?.name, taskId: job?.data?.taskId, attempt: job?.attemptsMade }, "job failed");
+    });
   }
 
   const periodic = new Queue(PERIODIC_QUEUE, { connection: { ...deps.connection, maxRetriesPerRequest: 1 }, prefix });

@@ -1,5 +1,6 @@
 import { Queue, type JobsOptions } from "bullmq";
 import type { RedisOptions } from "../redis/redis-address.js";
+import { tracedEnqueue } from "../telemetry/job-trace-context.js";
 import { CANCEL_QUEUE, SUBMIT_QUEUE, type TaskJobData } from "./queue-names.js";
 import type { TaskQueue } from "./task-queue.js";
 
@@ -14,6 +15,10 @@ export interface BullMqTaskQueueOptions {
   jobBackoffMs?: number;
   /** How long an enqueue may wait for Redis before it fails. Default 5000. */
   enqueueTimeoutMs?: number;
+}
+
+function jobData(taskId: string, traceContext: Record<string, string> | undefined): TaskJobData {
+  return traceContext === undefined ? { taskId } : { taskId, traceContext };
 }
 
 /** Redis did not take a job in time; the task is still safe in the store. */
@@ -52,11 +57,15 @@ export class BullMqTaskQueue implements TaskQueue {
   }
 
   async enqueueSubmit(taskId: string): Promise<void> {
-    await this.withinTimeout(this.submit.add("submit", { taskId }, { ...this.jobOptions, jobId: taskId }));
+    await tracedEnqueue(SUBMIT_QUEUE, taskId, (traceContext) =>
+      this.withinTimeout(this.submit.add("submit", jobData(taskId, traceContext), { ...this.jobOptions, jobId: taskId })),
+    );
   }
 
   async enqueueCancel(taskId: string): Promise<void> {
-    await this.withinTimeout(this.cancel.add("cancel", { taskId }, { ...this.jobOptions, jobId: taskId }));
+    await tracedEnqueue(CANCEL_QUEUE, taskId, (traceContext) =>
+      this.withinTimeout(this.cancel.add("cancel", jobData(taskId, traceContext), { ...this.jobOptions, jobId: taskId })),
+    );
   }
 
   /** Enqueues many submissions in one round trip (the recovery sweep). */
@@ -97,6 +106,22 @@ export class BullMqTaskQueue implements TaskQueue {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Jobs waiting (and delayed for a retry) per queue, and the age of the oldest waiting one: for the queue metrics. */
+  async depth(): Promise<Array<{ queue: string; waiting: number; active: number; oldestWaitingAgeMs: number | undefined }>> {
+    return Promise.all(
+      [this.submit, this.cancel].map(async (queue) => {
+        const counts = await queue.getJobCounts("waiting", "delayed", "active", "prioritized");
+        const [oldest] = await queue.getWaiting(-1, -1);
+        return {
+          queue: queue.name,
+          waiting: (counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0),
+          active: counts.active ?? 0,
+          oldestWaitingAgeMs: oldest === undefined ? undefined : Math.max(0, Date.now() - oldest.timestamp),
+        };
+      }),
+    );
   }
 
   async close(): Promise<void> {

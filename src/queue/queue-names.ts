@@ -10,4 +10,6 @@ export const PERIODIC_QUEUE = "periodic";
 /** What a submit or cancel job carries: the task's id only; the store holds the rest. */
 export interface TaskJobData {
   taskId: string;
+  /** The W3C trace context of the call that enqueued it (traceparent, tracestate), when traced. */
+  traceContext?: Record<string, string>;
 }
