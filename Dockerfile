@@ -1,0 +1,61 @@
+# The TES server and worker image: `tes server` (the API), `tes worker` (the worker pool) or
+# `tes serve` (both in one process). Build from the repository root:
+#   docker build -t tes-azure/server .
+# Run:  docker run -p 8000:8000 -e DATABASE_URL=... -e REDIS_URL=... tes-azure/server server
+# Every setting is an environment variable (docs/CONFIGURATION.md, docs/OPERATIONS.md).
+
+# 1. Compile the server, the worker and the filetransfer workspace it imports.
+FROM node:20.20-bookworm-slim AS build
+WORKDIR /src
+# better-sqlite3 compiles from source when no prebuilt binary matches.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+COPY filetransfer/package.json filetransfer/
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src src
+COPY worker worker
+COPY filetransfer/tsconfig.build.json filetransfer/
+COPY filetransfer/src filetransfer/src
+RUN npm run build && npm run build --workspace @tes-azure/filetransfer
+
+# 2. Production dependencies only (native modules built once, here).
+FROM node:20.20-bookworm-slim AS runtime-deps
+WORKDIR /src
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+COPY filetransfer/package.json filetransfer/
+RUN npm ci --omit=dev --no-audit --no-fund
+
+# 3. The runtime: no compiler, no dev dependencies, not root.
+FROM node:20.20-bookworm-slim
+ENV NODE_ENV=production \
+    PORT=8000 \
+    TES_DATA_DIR=/var/lib/tes \
+    LOG_FORMAT=json
+# bubblewrap: the local backend's sandbox (TES_BACKEND=local); the Azure Batch backend needs nothing.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends bubblewrap \
+ && rm -rf /var/lib/apt/lists/* \
+ && mkdir -p /var/lib/tes \
+ && chown node:node /var/lib/tes
+WORKDIR /opt/tes
+COPY --from=runtime-deps /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY --from=build /src/filetransfer/dist ./filetransfer/dist
+COPY package.json ./
+COPY filetransfer/package.json ./filetransfer/
+# In the repository the workspace exports its TypeScript source (tsx runs it); the image runs the
+# compiled output instead.
+RUN npm pkg set --workspace @tes-azure/filetransfer "exports[.]=./dist/index.js"
+USER node
+EXPOSE 8000
+# /healthz: the process is alive (readiness, /readyz, is for the load balancer, not for restarts).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "/opt/tes/dist/src/cli.js"]
+CMD ["server"]
