@@ -10,6 +10,8 @@ import { loadServerConfig } from "./config/server.js";
 import { loadServiceInfoConfig } from "./config/service-info.js";
 import { describeStoreConfig, loadStoreConfig } from "./config/store.js";
 import { loadWorkerConfig } from "./config/worker.js";
+import { createAuthentication } from "./auth/authentication.js";
+import { describeAuthConfig, loadAuthConfig } from "./config/auth.js";
 import { TaskService } from "./gen/ga4gh/tes/v1/tes_pb.js";
 import { Health } from "./gen/grpc/health/v1/health_pb.js";
 import { redisCheck, storeCheck } from "./health/dependency-checks.js";
@@ -46,15 +48,15 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-/**
- * The composition root: reads every setting first (so a bad one stops the process before anything
- * starts), then opens the store, finds Redis, and starts the parts this process runs.
- */
 export interface AppOptions {
   /** More span processors and metric readers (tests: in-memory exporters). */
   readonly telemetry?: TelemetryOptions;
 }
 
+/**
+ * The composition root: reads every setting first (so a bad one stops the process before anything
+ * starts), then opens the store, finds Redis, and starts the parts this process runs.
+ */
 export async function startApp(env: Env, roles: AppRoles, logger: Logger, options: AppOptions = {}): Promise<RunningApp> {
   const worker = loadWorkerConfig(env);
   const settings = {
@@ -63,6 +65,7 @@ export async function startApp(env: Env, roles: AppRoles, logger: Logger, option
     server: roles.api ? loadServerConfig(env) : undefined,
     limits: roles.api ? loadLimitsConfig(env) : undefined,
     serviceInfo: roles.api ? loadServiceInfoConfig(env) : undefined,
+    auth: roles.api ? loadAuthConfig(env) : undefined,
     backend: loadBackendDescription(worker.backend, env),
     operations: loadOperationsConfig(env),
     telemetry: loadTelemetryConfig(env),
@@ -122,7 +125,7 @@ export async function startApp(env: Env, roles: AppRoles, logger: Logger, option
     }
 
     let server: TesServer | undefined;
-    if (roles.api && settings.server && settings.limits && settings.serviceInfo) {
+    if (roles.api && settings.server && settings.limits && settings.serviceInfo && settings.auth) {
       const queue = new BullMqTaskQueue({
         connection: redis.address.options,
         prefix: settings.worker.queue.prefix,
@@ -142,6 +145,10 @@ export async function startApp(env: Env, roles: AppRoles, logger: Logger, option
         limits: settings.limits,
         logger: apiLogger,
       });
+      const authentication = createAuthentication(settings.auth, { logger: apiLogger.child({ part: "auth" }) });
+      // Reads the issuer's discovery document and keys now: a wrong issuer stops start-up.
+      await authentication.load();
+      logger.info({ auth: describeAuthConfig(settings.auth) }, "sign-in");
       const redisProbe = redisCheck(redis.address.options);
       closers.push(async () => redisProbe.close());
       const ready = new Readiness({
@@ -167,7 +174,8 @@ export async function startApp(env: Env, roles: AppRoles, logger: Logger, option
           ...createHttpProbes(ready),
           ...(telemetry.metricsHandler === undefined ? [] : [["/metrics", telemetry.metricsHandler] as const]),
         ]) as ReturnType<typeof createHttpProbes>,
-        interceptors: [tracing(), requestLog(apiLogger)],
+        // Outermost first: the request log also records the calls that authentication refuses.
+        interceptors: [tracing(), requestLog(apiLogger), ...authentication.interceptors],
         onInternalError: (error, procedure) =>
           apiLogger.error({ err: error, procedure }, "internal error, answered as a bare 'internal'"),
       });

@@ -1,8 +1,10 @@
 import { parseArgs } from "node:util";
 import { startApp, type AppRoles } from "./app.js";
 import { ConfigError } from "./config/env-reader.js";
+import { KeysUnavailableError } from "./auth/issuer-keys.js";
 import { createLogger } from "./logging/logger.js";
 import { RedisUnavailableError } from "./redis/resolve-redis.js";
+import { resolveSecretReferences, SecretResolutionError, type ResolvedSecrets } from "./secrets/resolve-secret-references.js";
 
 const USAGE = `Usage: tes <command>
 
@@ -30,10 +32,19 @@ async function main(): Promise<number> {
 
   const logger = createLogger(process.env);
   let app;
+  let secrets: ResolvedSecrets | undefined;
   try {
-    app = await startApp(process.env, roles, logger);
+    // Key Vault references become values here, in a copy: child processes never inherit them.
+    secrets = await resolveSecretReferences(process.env, { logger });
+    app = await startApp(secrets.env, roles, logger);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof RedisUnavailableError) {
+    secrets?.stop();
+    if (
+      error instanceof ConfigError ||
+      error instanceof RedisUnavailableError ||
+      error instanceof SecretResolutionError ||
+      error instanceof KeysUnavailableError
+    ) {
       // A setting or a missing service: one sentence saying what to do, no stack.
       console.error(`tes: ${error.message}`);
       return 1;
@@ -50,6 +61,7 @@ async function main(): Promise<number> {
     process.once("SIGINT", stop);
   });
   await app.close();
+  secrets.stop();
   logger.info("stopped");
   return 0;
 }

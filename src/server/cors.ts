@@ -6,7 +6,8 @@ import type { CorsConfig } from "../config/server.js";
 const ALLOWED_METHODS = [...new Set([...connectCors.allowedMethods, "GET", "POST", "HEAD"])].join(", ");
 // Connect's and gRPC-Web's request headers, plus Authorization for bearer tokens.
 const ALLOWED_HEADERS = [...new Set([...connectCors.allowedHeaders, "Authorization"])].join(", ");
-const EXPOSED_HEADERS = [...new Set(connectCors.exposedHeaders)].join(", ");
+// WWW-Authenticate and Retry-After tell a browser client why a call was refused and when to retry.
+const EXPOSED_HEADERS = [...new Set([...connectCors.exposedHeaders, "WWW-Authenticate", "Retry-After"])].join(", ");
 
 export type CorsVerdict = "answered" | "continue";
 
