@@ -1,5 +1,8 @@
 import { readFileSync } from "node:fs";
+import { parseContainerRegistries, type ContainerRegistryConfig } from "./azure-batch-registries.js";
 import { ConfigError, EnvReader, type Env } from "./env-reader.js";
+
+export type { ContainerRegistryConfig } from "./azure-batch-registries.js";
 
 /**
  * Settings of the Azure Batch compute backend (TES_BACKEND=azure-batch). Read once at start-up;
@@ -32,6 +35,15 @@ export interface AzureBatchConfig {
   runnerCommand: string;
   /** AZURE_BATCH_CONTAINER_RUNTIME: the runtime the runner uses on the node. Default docker. */
   containerRuntime: "docker" | "podman" | "bwrap";
+  /**
+   * AZURE_BATCH_RUNNER_IMAGE: the image holding the runner and filetransfer (production). When set,
+   * pools are container-enabled (Docker on the node, the image prefetched, the registries logged in)
+   * and each Batch task runs the runner in it, executors going to the node's Docker through its
+   * socket. Unset: the runner runs on the node itself (AZURE_BATCH_START_TASK installs it).
+   */
+  runnerImage: string | undefined;
+  /** AZURE_BATCH_CONTAINER_REGISTRIES: private registries (azure-batch-registries.ts); needs AZURE_BATCH_RUNNER_IMAGE. */
+  containerRegistries: ContainerRegistryConfig[];
   /** AZURE_BATCH_START_TASK: the pool's start task command line (installs the runner); none when unset. */
   startTaskCommandLine: string | undefined;
   /** AZURE_BATCH_LIST_INTERVAL_MS: a job's tasks are listed at most this often; polls in between share the last list. Default 500. */
@@ -120,6 +132,13 @@ export function loadAzureBatchConfig(env: Env): AzureBatchConfig {
   const vmSizesRaw = read.optionalString("AZURE_BATCH_VM_SIZES");
   const prefix = read.string("AZURE_BATCH_POOL_PREFIX", "tes");
   if (!/^[A-Za-z0-9_-]{1,16}$/.test(prefix)) throw new ConfigError("AZURE_BATCH_POOL_PREFIX must be 1 to 16 letters, digits, - or _");
+  const runnerImage = read.optionalString("AZURE_BATCH_RUNNER_IMAGE");
+  if (runnerImage !== undefined && !/^[a-z0-9][a-z0-9._/:@-]*$/i.test(runnerImage)) throw new ConfigError("AZURE_BATCH_RUNNER_IMAGE must be an image reference such as myregistry.azurecr.io/tes-runner:1.0");
+  const containerRegistries = parseContainerRegistries("AZURE_BATCH_CONTAINER_REGISTRIES", env.AZURE_BATCH_CONTAINER_REGISTRIES, env);
+  if (containerRegistries.length > 0 && runnerImage === undefined) {
+    // Registries are logged in by container-enabled pools, whose tasks must run in a container (§5).
+    throw new ConfigError("AZURE_BATCH_CONTAINER_REGISTRIES needs AZURE_BATCH_RUNNER_IMAGE: only container-enabled pools log in to registries");
+  }
   return {
     accountUrl: url.toString().replace(/\/$/, ""),
     accountName,
@@ -134,6 +153,8 @@ export function loadAzureBatchConfig(env: Env): AzureBatchConfig {
     poolIdleMs: read.integer("AZURE_BATCH_POOL_IDLE_MS", 30 * 60_000, { min: 0 }),
     runnerCommand: read.string("AZURE_BATCH_RUNNER", "$AZ_BATCH_NODE_SHARED_DIR/tes-runner"),
     containerRuntime: read.oneOf("AZURE_BATCH_CONTAINER_RUNTIME", ["docker", "podman", "bwrap"] as const, "docker"),
+    runnerImage,
+    containerRegistries,
     startTaskCommandLine: read.optionalString("AZURE_BATCH_START_TASK"),
     listIntervalMs: read.integer("AZURE_BATCH_LIST_INTERVAL_MS", 500, { min: 0, max: 600_000 }),
     maxConcurrentCalls: read.integer("AZURE_BATCH_MAX_CONCURRENT_CALLS", 8, { min: 1, max: 256 }),

@@ -1,3 +1,4 @@
+import { validateContainerConfiguration } from "./container-configuration.js";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type {
@@ -56,6 +57,8 @@ export interface AccountConfig {
   wrapCommand?: (argv: string[], context: { poolId: string; nodeId: string; jobId?: string; taskId?: string }) => string[];
   shuffleAddCollectionResults: boolean;
   faults: FaultPlan;
+  /** Identity resource ids, lower-cased, treated as attached to every pool (container-configuration.ts). */
+  poolIdentities: ReadonlySet<string>;
 }
 
 const DEALLOCATION = ["requeue", "terminate", "taskcompletion", "retaineddata"] as const;
@@ -182,6 +185,7 @@ export class BatchAccount {
     const vmConfig = requireObject(body, "virtualMachineConfiguration");
     requireObject(vmConfig, "imageReference", "virtualMachineConfiguration.imageReference");
     requireString(vmConfig, "nodeAgentSKUId", "virtualMachineConfiguration.nodeAgentSKUId");
+    validateContainerConfiguration(vmConfig, this.config.poolIdentities);
     const enableAutoScale = optionalBoolean(body, "enableAutoScale") ?? false;
     const resizeTimeoutMs = optionalDuration(body, "resizeTimeout") ?? 15 * 60_000;
     if (resizeTimeoutMs < 5 * 60_000) throw propertyError(errors.invalidPropertyValue, "resizeTimeout", "must be at least 5 minutes");

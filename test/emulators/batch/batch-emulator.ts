@@ -117,6 +117,7 @@ export async function startBatchEmulator(options: BatchEmulatorOptions = {}): Pr
     ...(options.wrapCommand === undefined ? {} : { wrapCommand: options.wrapCommand }),
     shuffleAddCollectionResults: options.shuffleAddCollectionResults ?? true,
     faults,
+    poolIdentities: new Set((options.poolIdentities ?? []).map((id) => id.toLowerCase())),
   });
 
   const authenticate = (req: IncomingMessage, rawPath: string, rawQuery: string) => {

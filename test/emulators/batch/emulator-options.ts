@@ -29,6 +29,12 @@ export interface BatchEmulatorOptions {
   shuffleAddCollectionResults?: boolean;
   /** Serve the unauthenticated /_emulator/ control endpoints (control-api.ts); the CLI turns them on. Default false. */
   controlApi?: boolean;
+  /**
+   * User-assigned identity resource ids treated as attached to every pool, standing for pools whose
+   * identity was attached through ARM (the data plane cannot). A registry identityReference to any
+   * other identity is refused (container-configuration.ts). Default none.
+   */
+  poolIdentities?: readonly string[];
   /** Largest request body accepted, in bytes (AddCollection's own limit is 1 MB, §3). Default 4 MiB. */
   maxBodyBytes?: number;
 }

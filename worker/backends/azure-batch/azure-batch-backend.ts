@@ -3,7 +3,7 @@ import type { AzureBatchConfig } from "../../../src/config/azure-batch.js";
 import { parseResultDocument } from "../../runner/result-document.js";
 import type { Attempt, AttemptResult, AttemptStatus, BackendCapabilities, CallOptions, ComputeBackend, SubmitOutcome } from "../compute-backend.js";
 import { BatchCallGate, codeOf, statusOf } from "./batch-call-gate.js";
-import { jobAddParameter, poolAddParameter, poolPlan, RESULT_FILE, taskAddParameter, type PoolPlan } from "./batch-specs.js";
+import { jobAddParameter, poolAddParameter, poolPlan, registriesForTask, RESULT_FILE, taskAddParameter, type PoolPlan } from "./batch-specs.js";
 import { chooseVmSize } from "./vm-size-catalog.js";
 
 /**
@@ -102,7 +102,8 @@ export class AzureBatchBackend implements ComputeBackend {
         outcomes[index] = { kind: "rejected", reason: choice.reason };
         return;
       }
-      const plan = poolPlan(this.config, choice.size, lowPriority);
+      const registries = registriesForTask(this.config, attempt.task.executors.map((executor) => executor.image));
+      const plan = poolPlan(this.config, choice.size, lowPriority, registries);
       const group = byPool.get(plan.id) ?? { plan, items: [] };
       group.items.push({ index, attempt });
       byPool.set(plan.id, group);

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { toJsonString } from "@bufbuild/protobuf";
 import type { BatchServiceModels } from "@azure/batch";
 import { TaskSchema } from "../../../src/gen/ga4gh/tes/v1/tes_pb.js";
-import type { AzureBatchConfig, VmSize } from "../../../src/config/azure-batch.js";
+import type { AzureBatchConfig, ContainerRegistryConfig, VmSize } from "../../../src/config/azure-batch.js";
+import { registriesForImages } from "../../../src/config/azure-batch-registries.js";
 import type { Attempt } from "../compute-backend.js";
 
 /**
@@ -15,15 +16,38 @@ export interface PoolPlan {
   id: string;
   vmSize: VmSize;
   lowPriority: boolean;
+  /** The private registries its nodes log in to: those the runner image and the tasks' images pull from. */
+  registries: ContainerRegistryConfig[];
 }
 
-export function poolPlan(config: AzureBatchConfig, vmSize: VmSize, lowPriority: boolean): PoolPlan {
-  // Everything that shapes a node goes into the key, so a changed image or runner never reuses old pools.
-  const shape = JSON.stringify([config.poolPrefix, vmSize.name, lowPriority, config.image, config.nodeAgentSkuId, config.runnerCommand, config.containerRuntime, config.startTaskCommandLine ?? ""]);
+/** The registries a pool for these executor images needs (none without a runner image: §5, only container pools log in). */
+export function registriesForTask(config: AzureBatchConfig, executorImages: readonly string[]): ContainerRegistryConfig[] {
+  if (config.runnerImage === undefined) return [];
+  return registriesForImages(config.containerRegistries, [config.runnerImage, ...executorImages]);
+}
+
+export function poolPlan(config: AzureBatchConfig, vmSize: VmSize, lowPriority: boolean, registries: readonly ContainerRegistryConfig[] = []): PoolPlan {
+  // Everything that shapes a node goes into the key, so a changed image or runner never reuses old
+  // pools. Registries count by server and sign-in (user name or identity), never by password.
+  const logins = registries.map((r) => [r.server, r.username ?? "", r.identityResourceId ?? ""]);
+  const shape = JSON.stringify([config.poolPrefix, vmSize.name, lowPriority, config.image, config.nodeAgentSkuId, config.runnerCommand, config.runnerImage ?? "", config.containerRuntime, config.startTaskCommandLine ?? "", logins]);
   const hash = createHash("sha256").update(shape).digest("hex").slice(0, 12);
   const size = vmSize.name.toLowerCase().replace(/^standard_/, "").replace(/[^a-z0-9]/g, "");
-  return { id: `${config.poolPrefix}-${size}-${lowPriority ? "lp" : "dd"}-${hash}`, vmSize, lowPriority };
+  return { id: `${config.poolPrefix}-${size}-${lowPriority ? "lp" : "dd"}-${hash}`, vmSize, lowPriority, registries: [...registries] };
 }
+
+/** A registry as Pool Add takes it (§5 containerConfiguration): a user name and password, or an identity reference. */
+function batchRegistry(registry: ContainerRegistryConfig): BatchServiceModels.ContainerRegistry {
+  if (registry.identityResourceId !== undefined) return { registryServer: registry.server, identityReference: { resourceId: registry.identityResourceId } };
+  return { registryServer: registry.server, userName: registry.username ?? "", password: registry.password ?? "" };
+}
+
+/**
+ * Options of the container the Batch task runs the runner in: the node's Docker socket, so the
+ * runner starts the executors as sibling containers on the node's daemon (Batch maps the task
+ * directories into the container at their node paths, so the runner's bind mounts name node paths).
+ */
+export const RUNNER_CONTAINER_RUN_OPTIONS = "--rm -v /var/run/docker.sock:/var/run/docker.sock";
 
 /**
  * Scales on pending tasks (active + running), down to zero when idle, one task per node: the largest
@@ -51,7 +75,15 @@ export function poolAddParameter(config: AzureBatchConfig, plan: PoolPlan, creat
     id: plan.id,
     displayName: `TES ${plan.vmSize.name} ${plan.lowPriority ? "low-priority" : "dedicated"}`,
     vmSize: plan.vmSize.name,
-    virtualMachineConfiguration: { imageReference: config.image, nodeAgentSKUId: config.nodeAgentSkuId },
+    virtualMachineConfiguration: {
+      imageReference: config.image,
+      nodeAgentSKUId: config.nodeAgentSkuId,
+      // A container-enabled pool: Docker on every node, the runner image pulled as the node starts,
+      // and the registries logged in by Batch itself, so their passwords never reach a task.
+      ...(config.runnerImage === undefined
+        ? {}
+        : { containerConfiguration: { containerImageNames: [config.runnerImage], ...(plan.registries.length === 0 ? {} : { containerRegistries: plan.registries.map(batchRegistry) }) } }),
+    },
     enableAutoScale: true,
     autoScaleFormula: autoScaleFormula(config, plan, createdAt),
     autoScaleEvaluationInterval: config.autoScaleEvaluationInterval,
@@ -105,5 +137,8 @@ export function taskAddParameter(config: AzureBatchConfig, attempt: Attempt): Ba
     // Retries are the worker's (a new attempt each); Batch keeps the files until we delete the task.
     constraints: { maxTaskRetryCount: 0, retentionTime: "P7D" },
     userIdentity: { autoUser: { scope: "pool", elevationLevel: "admin" } },
+    // On a container pool a task must run in a container (§5). No `registry` here: the pool's
+    // registries serve the task's image, and the task's JSON stays free of credentials.
+    ...(config.runnerImage === undefined ? {} : { containerSettings: { imageName: config.runnerImage, containerRunOptions: RUNNER_CONTAINER_RUN_OPTIONS } }),
   };
 }
