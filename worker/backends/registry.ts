@@ -6,6 +6,7 @@ import { BACKEND_PARAMETERS as AZURE_BATCH_PARAMETERS } from "./azure-batch/azur
 import { azureBatchObjections } from "./azure-batch/task-admission.js";
 import type { BackendCapabilities, ComputeBackend } from "./compute-backend.js";
 import { findDisallowedFileUrls } from "./local/file-url-policy.js";
+import { localBackendCapabilities } from "./local/local-capabilities.js";
 
 /** Builds a backend from its own settings in the environment. */
 export type BackendFactory = (env: Env) => Promise<ComputeBackend>;
@@ -46,16 +47,7 @@ export function loadBackendDescription(name: BackendName, env: Env): BackendDesc
     case "local": {
       const config = loadLocalBackendConfig(env);
       return {
-        capabilities: {
-          name: "local",
-          backendParameters: [],
-          // Must equal LocalBackend's own list (registry.test.ts checks): filetransfer's providers
-          // and the directories file:// may name.
-          storage: [
-            ...["http", "https", "az", "s3", "gs", "sftp", "ftps"].map((scheme) => `${scheme}://`),
-            ...config.allowedDirs.map((dir) => `file://${dir}`),
-          ],
-        },
+        capabilities: localBackendCapabilities(config),
         admit: (task) => findDisallowedFileUrls(task, config.allowedDirs),
       };
     }
