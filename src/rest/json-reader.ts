@@ -143,11 +143,15 @@ function zeroOf(scalar: ScalarType): unknown {
 }
 
 const INT_PATTERN = /^-?\d+$/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function readScalar(scalar: ScalarType, value: unknown, path: string): unknown {
   switch (scalar) {
     case ScalarType.STRING:
       if (typeof value !== "string") throw invalidField(path, `must be a string, got ${describe(value)}`);
+      // Protobuf strings are UTF-8, which has no encoding for a lone surrogate (JSON "\ud800"):
+      // refused here, by name, rather than failing deep inside the message code.
+      if (LONE_SURROGATE.test(value)) throw invalidField(path, "must be valid Unicode text, got an unpaired surrogate (\\uD800-\\uDFFF)");
       return value;
     case ScalarType.BOOL:
       if (typeof value === "boolean") return value;

@@ -178,5 +178,8 @@ describe("reading TES JSON", () => {
     assert.throws(() => readTesJson(TaskSchema, { resources: { preemptible: "yes" } }), invalidArgument(/^resources\.preemptible: must be true or false/));
     assert.throws(() => readTesJson(TaskSchema, "a task"), invalidArgument(/must be a JSON object/));
     assert.throws(() => readTesJson(TaskSchema, JSON.parse('{"tags": {"__proto__": "x"}}')), invalidArgument(/^tags: must not have the key "__proto__"/));
+    assert.throws(() => readTesJson(TaskSchema, JSON.parse('{"name": "a\\ud800b"}')), invalidArgument(/^name: must be valid Unicode text/));
+    assert.throws(() => readTesJson(TaskSchema, JSON.parse('{"tags": {"k\\udfff": "v"}}')), invalidArgument(/^tags key "k.": must be valid Unicode text/));
+    assert.equal(readTesJson(TaskSchema, JSON.parse('{"name": "\\ud83d\\ude00"}')).name, "\u{1F600}");
   });
 });
