@@ -6,7 +6,8 @@ import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { FTP_TEST_USER, startFtpsServer, type FtpsServer } from "../../test/support/ftps-server.js";
 import { assertLargeRoundTrip } from "../../test/support/large-transfer.js";
-import { chunks, describeRemoteProviderContract, providerFor, readAll, rejectsWithKind } from "../../test/support/remote-provider-contract.js";
+import { chunks, describeRemoteProviderContract, providerFor, type RemoteFixture, readAll, rejectsWithKind } from "../../test/support/remote-provider-contract.js";
+import { describeEngineTransfers } from "../../test/support/remote-engine-transfers.js";
 import { execFileSync } from "node:child_process";
 
 const GiB = 1024 * 1024 * 1024;
@@ -37,7 +38,7 @@ describe("FTPS against vsftpd", () => {
     await server?.stop();
   });
 
-  describeRemoteProviderContract("FTPS (vsftpd, explicit TLS)", () => ({
+  const fixture = (): RemoteFixture => ({
     scheme: "ftps",
     env: server.env,
     newDirectoryUrl: () => new URL(`${server.url}/${randomUUID()}`),
@@ -53,7 +54,10 @@ describe("FTPS against vsftpd", () => {
         return undefined;
       }
     },
-  }));
+  });
+
+  describeRemoteProviderContract("FTPS (vsftpd, explicit TLS)", fixture);
+  describeEngineTransfers("FTPS (vsftpd, explicit TLS)", fixture);
 
   describe("FTPS provider against vsftpd", () => {
     it("refuses a server certificate it does not trust", async () => {

@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Storage, type File, type StorageOptions } from "@google-cloud/storage";
+import { GoogleAuth } from "google-auth-library";
 import type { AddressPolicy } from "../address-policy.js";
 import { ProviderError } from "../provider-error.js";
 import { redactText, redactUrl } from "../redact.js";
@@ -34,6 +35,7 @@ export interface GcsProviderConfig {
 }
 
 const PUBLIC_ENDPOINT = "https://storage.googleapis.com";
+const STORAGE_SCOPE = "https://www.googleapis.com/auth/devstorage.read_write";
 
 export class GcsProvider implements StorageProvider {
   readonly schemes = ["gs"] as const;
@@ -52,7 +54,14 @@ export class GcsProvider implements StorageProvider {
       retryOptions: { autoRetry: false },
     };
     if (config.projectId) options.projectId = config.projectId;
-    if (config.keyFilename) options.keyFilename = config.keyFilename;
+    if (config.keyFilename && config.credentials === "default") {
+      // A service account signs a short-lived JWT for its calls (Google's "self-signed JWT" flow,
+      // what Google's own client libraries use) instead of first trading it for a token at
+      // oauth2.googleapis.com: one round trip fewer, and it works against any endpoint.
+      const auth = new GoogleAuth({ keyFilename: config.keyFilename, scopes: [STORAGE_SCOPE] });
+      auth.useJWTAccessWithScope = true;
+      options.authClient = auth;
+    }
     if (config.credentials === "anonymous") {
       // The library sends no credentials only to an endpoint other than its default; ":443" names
       // the same public endpoint in a form it treats as custom.
@@ -88,6 +97,8 @@ export class GcsProvider implements StorageProvider {
       throw toProviderError(error, url, "read");
     }
     // A whole-object read is checked against the stored MD5 by the library; a range cannot be.
+    // When a server cuts the body short the library's stream stalls rather than fails: the engine's
+    // idle watchdog notices and retries from the offset reached.
     const body = file.createReadStream(offset > 0 ? { start: offset, validation: false } : { validation: "md5" });
     const onAbort = () => body.destroy(abortError(url));
     options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -123,13 +134,20 @@ export class GcsProvider implements StorageProvider {
 
   async write(url: URL, body: Readable, options: WriteOptions): Promise<void> {
     const file = this.#file(url);
-    const sink = file.createWriteStream({
-      resumable: options.size > this.#config.resumableThresholdInBytes,
-      // The library hashes what it sends and compares with what the store computed; a mismatch fails the write.
-      validation: "md5",
-      metadata: options.md5 ? { md5Hash: options.md5.toString("base64") } : {},
-    });
+    const resumable = options.size > this.#config.resumableThresholdInBytes;
+    const metadata = options.md5 ? { md5Hash: options.md5.toString("base64") } : {};
     try {
+      // The session is opened first, on its own: the library's stream path drops the credentials
+      // for endpoints outside googleapis.com, while opening a session keeps them. The session URI
+      // then authorizes the upload by itself, as GCS defines it.
+      const uri = resumable ? (await file.createResumableUpload({ metadata }))[0] : undefined;
+      const sink = file.createWriteStream({
+        resumable,
+        ...(uri ? { uri } : {}),
+        // The library hashes what it sends and compares with what the store computed; a mismatch fails the write.
+        validation: "md5",
+        metadata,
+      });
       await pipeline(body, sink, options.signal ? { signal: options.signal } : {});
     } catch (error) {
       throw toProviderError(error, url, "write");

@@ -78,9 +78,16 @@ export function loadS3Config(env: Env): S3ProviderConfig {
     // Never probing the instance metadata service is deliberate: on Azure nodes it is not AWS's.
     credentials: oneOf(env, "FILETRANSFER_S3_CREDENTIALS", ["default", "anonymous"] as const, hasCredentials ? "default" : "anonymous"),
     partSizeInBytes: integer(env, "FILETRANSFER_S3_PART_SIZE_BYTES", 8 * MiB, MIN_S3_PART_SIZE),
-    uploadQueueSize: integer(env, "FILETRANSFER_S3_UPLOAD_QUEUE_SIZE", 4, 1),
+    uploadQueueSize: integer(env, "FILETRANSFER_S3_UPLOAD_QUEUE_SIZE", 1, 1),
   };
   if (endpoint) config.endpoint = endpoint;
+  const accessKeyId = value(env, "AWS_ACCESS_KEY_ID");
+  const secretAccessKey = value(env, "AWS_SECRET_ACCESS_KEY");
+  if (accessKeyId && !secretAccessKey) throw new OptionsError("AWS_SECRET_ACCESS_KEY: must be set with AWS_ACCESS_KEY_ID");
+  if (accessKeyId && secretAccessKey) {
+    const sessionToken = value(env, "AWS_SESSION_TOKEN");
+    config.keys = { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+  }
   return config;
 }
 

@@ -40,6 +40,11 @@ export interface S3ProviderConfig {
    * "anonymous": unsigned requests, for public buckets.
    */
   credentials: "default" | "anonymous";
+  /**
+   * Keys from the run's environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN),
+   * used as given; without them "default" asks the SDK's chain (profiles, web identity, containers).
+   */
+  keys?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Size of each part of a multipart upload; memory held per upload is about partSize × (queueSize + 1). */
   partSizeInBytes: number;
   /** Parts uploaded at once per object. */
@@ -78,7 +83,9 @@ export class S3Provider implements StorageProvider {
       ...(config.endpoint ? { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" } : {}),
       ...(config.credentials === "anonymous"
         ? { signer: { sign: async (request) => request }, credentials: { accessKeyId: "", secretAccessKey: "" } }
-        : {}),
+        : config.keys
+          ? { credentials: config.keys }
+          : {}),
     };
     this.#client = new S3Client(clientConfig);
   }

@@ -13,9 +13,11 @@ import {
   chunks,
   describeRemoteProviderContract,
   providerFor,
+  type RemoteFixture,
   readAll,
   rejectsWithKind,
 } from "../../test/support/remote-provider-contract.js";
+import { describeEngineTransfers } from "../../test/support/remote-engine-transfers.js";
 import { startSshServer, type SshServer } from "../../test/support/sshd-server.js";
 
 const GiB = 1024 * 1024 * 1024;
@@ -35,7 +37,7 @@ describe("SFTP against OpenSSH sshd", () => {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
-  describeRemoteProviderContract("SFTP (OpenSSH sshd)", () => {
+  const fixture = (): RemoteFixture => {
     const otherKey = join(scratch, `other-${randomUUID()}`);
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", otherKey]);
     return {
@@ -59,7 +61,10 @@ describe("SFTP against OpenSSH sshd", () => {
         }
       },
     };
-  });
+  };
+
+  describeRemoteProviderContract("SFTP (OpenSSH sshd)", fixture);
+  describeEngineTransfers("SFTP (OpenSSH sshd)", fixture);
 
   describe("SFTP provider against OpenSSH", () => {
     it("refuses a server whose host key is not in known_hosts, naming the file", async () => {

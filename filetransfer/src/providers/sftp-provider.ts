@@ -127,7 +127,7 @@ export class SftpProvider implements StorageProvider {
     const path = remotePath(url);
     await this.#withClient(url, "write", options, async (client, lost) => {
       const parent = posix.dirname(path);
-      if ((await client.exists(parent)) !== "d") await client.mkdir(parent, true);
+      await ensureDirectory(client, parent);
       const sftp = sftpOf(client);
       const sink = pipelinedWriteStream(sftp, await openHandle(sftp, path, "w"));
       sink.on("error", () => undefined); // a second error after a drop; pipeline has the first
@@ -249,6 +249,18 @@ export class SftpProvider implements StorageProvider {
       throw toProviderError(error, url, "connect");
     }
     return connection;
+  }
+}
+
+/** Creates `dir` and its parents; another upload creating it at the same moment is no failure. */
+async function ensureDirectory(client: SftpClient, dir: string): Promise<void> {
+  if ((await client.exists(dir)) === "d") return;
+  const parent = posix.dirname(dir);
+  if (parent !== dir) await ensureDirectory(client, parent);
+  try {
+    await client.mkdir(dir, false);
+  } catch (error) {
+    if ((await client.exists(dir)) !== "d") throw error;
   }
 }
 

@@ -21,6 +21,8 @@ export interface DroppingProxyOptions {
   /** "download": bytes from the server; "upload": bytes to the server. */
   direction: "download" | "upload";
   dropConnections?: number;
+  /** Sees every byte sent to the server, e.g. to check the headers a client sends. */
+  onUpload?: (chunk: Buffer) => void;
 }
 
 export async function startDroppingProxy(options: DroppingProxyOptions): Promise<DroppingProxy> {
@@ -49,6 +51,7 @@ export async function startDroppingProxy(options: DroppingProxyOptions): Promise
       }
     };
     (options.direction === "download" ? upstream : client).on("data", watch);
+    if (options.onUpload) client.on("data", options.onUpload);
     client.pipe(upstream);
     upstream.pipe(client);
     client.on("error", () => upstream.destroy());

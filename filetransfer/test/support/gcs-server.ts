@@ -22,7 +22,8 @@ import { pipeline } from "node:stream/promises";
  *   dropped connection), each checking a client-supplied md5Hash like GCS does (400 on mismatch);
  * - objects.delete; GCS's JSON error bodies and status codes (401, 404, 400, 416);
  * - service-account auth: requests must carry a self-signed RS256 JWT (what google-auth-library
- *   sends with useJWTAccessWithScope) signed by a key this server issued, unless `anonymous` is on.
+ *   sends with useJWTAccessWithScope) signed by a key this server issued, unless `anonymous` is on;
+ *   like GCS, the URI of a resumable session is its own authorization.
  *
  * Objects live in files in a temp directory, so a 1 GiB object costs disk, not memory.
  */
@@ -37,6 +38,8 @@ export interface GcsServer {
   /** Stores an object directly, as another writer would. */
   putObject(bucket: string, name: string, data: Buffer): void;
   getObject(bucket: string, name: string): Buffer | undefined;
+  /** Range headers of the media downloads so far. */
+  rangeRequests: string[];
   /** Cuts the connection of the next media download once it has sent this many bytes. */
   dropNextDownloadAfter(bytes: number): void;
   stop(): Promise<void>;
@@ -87,6 +90,7 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
   const sessions = new Map<string, UploadSession>();
   let generation = Date.now() * 1000;
   let dropDownloadAfter: number | undefined;
+  const rangeRequests: string[] = [];
 
   const trusted = serviceAccountKey("filetransfer-test@tes-test.iam.gserviceaccount.com");
   const untrusted = serviceAccountKey("filetransfer-test@tes-test.iam.gserviceaccount.com");
@@ -162,7 +166,8 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
     const url = new URL(req.url ?? "/", "http://gcs.local");
     // STORAGE_EMULATOR_HOST clients call /b/..., apiEndpoint clients /storage/v1/b/...
     const path = url.pathname.replace(/^\/storage\/v1(?=\/b\/)/, "").replace(/^\/download\/storage\/v1(?=\/b\/)/, "");
-    authorize(req);
+    // A resumable session's URI authorizes its uploads by itself; everything else needs credentials.
+    if (!url.searchParams.has("upload_id")) authorize(req);
 
     let match = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(path);
     if (match) return upload(decodeURIComponent(match[1] as string), url, req, res);
@@ -219,6 +224,7 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
     let start = 0;
     let end = object.size - 1;
     let status = 200;
+    if (req.headers.range) rangeRequests.push(req.headers.range);
     const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? "");
     if (range) {
       if (range[1] === "") {
@@ -333,6 +339,7 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
   return {
     endpoint,
     credentials: { keyFile, untrustedKeyFile },
+    rangeRequests,
     env: { FILETRANSFER_GCS_ENDPOINT: endpoint, FILETRANSFER_GCS_KEY_FILE: keyFile },
     createBucket: (name) => {
       if (!buckets.has(name)) buckets.set(name, new Map());
