@@ -1,6 +1,5 @@
-import { clone } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import { TaskSchema, View, ViewSchema, type GetTaskRequest, type Task } from "../gen/ga4gh/tes/v1/tes_pb.js";
+import { ViewSchema, type GetTaskRequest, type Task } from "../gen/ga4gh/tes/v1/tes_pb.js";
 import { shapeTask } from "../store/task-document.js";
 import { callerOf } from "./caller-of.js";
 import { checkEnumValue } from "./enum-values.js";
@@ -17,9 +16,8 @@ export function getTaskHandler(deps: ResolvedDeps) {
     if (!isPossibleTaskId(request.id)) throw errors.taskNotFound(request.id);
     const record = await deps.store.get(request.id, callerOf(context).scope);
     if (record === undefined) throw errors.taskNotFound(request.id);
-    // The one view-shaping function, shared with the stores' list. It trims BASIC in place, so it
-    // gets a copy: a store is free to hand out a record it also keeps.
-    const task = request.view === View.BASIC ? clone(TaskSchema, record.task) : record.task;
-    return shapeTask(task, request.view);
+    // The one view-shaping function, shared with the stores' list. It trims BASIC in place, which
+    // is safe: a store's get hands out a task decoded for this call alone (see TaskStore.get).
+    return shapeTask(record.task, request.view);
   };
 }

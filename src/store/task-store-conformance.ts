@@ -104,6 +104,61 @@ export function defineTaskStoreConformanceTests(target: ConformanceTarget): void
         const { store } = await freshStore();
         assert.equal(await store.get(uuidv7(), ALL), undefined);
       });
+
+      test("a task from get is the caller's own: changing it changes neither the store nor the next get", async () => {
+        const { store } = await freshStore();
+        const task = fullTask();
+        await store.insert(task, "");
+        const first = await store.get(task.id, ALL);
+        assert.ok(first);
+        first.task.name = "changed";
+        for (const input of first.task.inputs) input.content = "";
+        first.task.logs = [];
+        assertSameTask((await store.get(task.id, ALL))?.task, task);
+      });
+    });
+
+    describe("concurrent inserts", () => {
+      test("200 concurrent inserts are all stored, each readable as soon as its insert resolves", async () => {
+        const { store } = await freshStore();
+        const tasks = Array.from({ length: 200 }, (_, index) => newTask({ name: `c${index}`, tags: { batch: "b", n: String(index) } }));
+        const seen = await Promise.all(
+          tasks.map(async (task, index) => {
+            await store.insert(task, index % 2 === 0 ? "alice" : "bob");
+            return (await store.get(task.id, ALL))?.task.name;
+          }),
+        );
+        assert.deepEqual(seen, tasks.map((task) => task.name));
+        const page = await store.list({ pageSize: 2047, view: View.BASIC, tags: [["batch", "b"]] }, ALL);
+        assert.equal(page.tasks.length, 200);
+        assert.equal((await store.list({ pageSize: 2047, view: View.MINIMAL }, ownedBy("bob"))).tasks.length, 100);
+      });
+
+      test("a taken id among concurrent inserts fails that insert alone; the others are stored", async () => {
+        const { store } = await freshStore();
+        const existing = newTask({ name: "first" });
+        await store.insert(existing, "");
+        const others = Array.from({ length: 20 }, (_, index) => newTask({ name: `o${index}`, tags: { k: String(index) } }));
+        const duplicate = newTask({ id: existing.id, name: "second", tags: { k: "dup" } });
+        const outcomes = await Promise.allSettled([...others.slice(0, 10), duplicate, ...others.slice(10)].map((task) => store.insert(task, "")));
+        assert.equal(outcomes.filter((outcome) => outcome.status === "rejected").length, 1);
+        const failed = outcomes[10];
+        assert.ok(failed?.status === "rejected" && failed.reason instanceof TaskExistsError, "the duplicate is refused with TaskExistsError");
+        for (const task of others) assert.equal((await store.get(task.id, ALL))?.task.name, task.name);
+        const kept = await store.get(existing.id, ALL);
+        assert.equal(kept?.task.name, "first");
+        // The refused task's tags were rolled back with it: the first task still has none.
+        assert.equal((await store.list({ pageSize: 10, view: View.MINIMAL, tags: [["k", "dup"]] }, ALL)).tasks.length, 0);
+      });
+
+      test("a task that fails to write fails alone: the same id twice in one burst stores the first", async () => {
+        const { store } = await freshStore();
+        const task = newTask({ name: "one" });
+        const outcomes = await Promise.allSettled([store.insert(task, ""), store.insert(newTask({ id: task.id, name: "two" }), "")]);
+        assert.equal(outcomes[0]?.status, "fulfilled");
+        assert.ok(outcomes[1]?.status === "rejected" && outcomes[1].reason instanceof TaskExistsError);
+        assert.equal((await store.get(task.id, ALL))?.task.name, "one");
+      });
     });
 
     describe("scope", () => {

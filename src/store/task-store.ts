@@ -20,7 +20,11 @@ export interface TaskStore {
    */
   insert(task: Task, owner: string): Promise<void>;
 
-  /** One task with its bookkeeping, or undefined when it does not exist in this scope. */
+  /**
+   * One task with its bookkeeping, or undefined when it does not exist in this scope. The task is
+   * the caller's own (decoded for this call, shared with nothing), so the caller may change it in
+   * place, as GetTask does when it shapes a view: no copy needed.
+   */
   get(id: string, scope: Scope): Promise<TaskRecord | undefined>;
 
   /**

@@ -19,6 +19,19 @@ export interface PostgresTaskStoreOptions {
   connectTimeoutInMs: number;
   /** 0 for no limit. */
   statementTimeoutInMs: number;
+  /** The most inserts one group commit writes in one statement; default DEFAULT_INSERT_BATCH_MAX. */
+  insertBatchMax?: number;
+}
+
+/** Inserts that arrive in the same event-loop turn share one statement, up to this many. */
+export const DEFAULT_INSERT_BATCH_MAX = 256;
+
+interface PendingInsert {
+  task: Task;
+  owner: string;
+  document: Buffer;
+  resolve: () => void;
+  reject: (error: unknown) => void;
 }
 
 interface RecordRow {
@@ -51,6 +64,25 @@ const SQL = {
            INSERT INTO task_tags (task_id, key, value)
            SELECT inserted.id, tag.key, tag.value FROM inserted, unnest($8::text[], $9::text[]) AS tag (key, value)`,
   },
+  // Many tasks in one statement (group commit): a taken id inserts nothing and is missing from the
+  // returned ids; tags go in only for the tasks that went in.
+  insertMany: {
+    name: "tes_task_insert_many",
+    text: `WITH inserted AS (
+             INSERT INTO tasks (id, owner, state, name, creation_time, version, backend_handle, updated_at, document)
+             SELECT id, owner, state, name, creation_time, 1, '', $6, document
+             FROM unnest($1::text[], $2::text[], $3::smallint[], $4::text[], $5::text[], $7::bytea[])
+               AS task (id, owner, state, name, creation_time, document)
+             ON CONFLICT (id) DO NOTHING
+             RETURNING id
+           ), tags AS (
+             INSERT INTO task_tags (task_id, key, value)
+             SELECT tag.task_id, tag.key, tag.value
+             FROM unnest($8::text[], $9::text[], $10::text[]) AS tag (task_id, key, value)
+             JOIN inserted ON inserted.id = tag.task_id
+           )
+           SELECT id FROM inserted`,
+  },
   getAll: { name: "tes_task_get_all", text: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = $1` },
   getOwned: { name: "tes_task_get_owned", text: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = $1 AND owner = $2` },
   update: {
@@ -76,8 +108,17 @@ const SQL = {
  */
 export class PostgresTaskStore implements TaskStore {
   private readonly pool: pg.Pool;
+  private readonly insertBatchMax: number;
+  /** Inserts waiting for the next group commit (see insert). */
+  private pendingInserts: PendingInsert[] = [];
+  /** Group commits on their way, which close waits for. */
+  private readonly committing = new Set<Promise<void>>();
 
   constructor(private readonly options: PostgresTaskStoreOptions) {
+    this.insertBatchMax = options.insertBatchMax ?? DEFAULT_INSERT_BATCH_MAX;
+    if (!Number.isInteger(this.insertBatchMax) || this.insertBatchMax < 1) {
+      throw new Error(`insertBatchMax must be a positive integer, got ${this.insertBatchMax}`);
+    }
     // The schema goes into a startup option and a CREATE SCHEMA: only a plain identifier is safe there.
     if (options.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema)) {
       throw new Error(`the task store schema must be a plain lowercase identifier, got "${options.schema}"`);
@@ -125,7 +166,97 @@ export class PostgresTaskStore implements TaskStore {
     }
   }
 
-  async insert(task: Task, owner: string): Promise<void> {
+  /**
+   * Group commit: inserts that arrive in the same event-loop turn (concurrent CreateTasks) go to
+   * the server as one statement, one round trip and one commit; each promise settles after that
+   * commit, so a resolved insert is stored. A taken id fails that task alone (TaskExistsError).
+   * When the statement as a whole fails (a value PostgreSQL refuses, say), each of its tasks is
+   * retried alone, so only the task at fault fails.
+   */
+  insert(task: Task, owner: string): Promise<void> {
+    const document = toBuffer(encodeTask(task));
+    return new Promise<void>((resolve, reject) => {
+      this.pendingInserts.push({ task, owner, document, resolve, reject });
+      if (this.pendingInserts.length === 1) setImmediate(() => this.flushInserts());
+    });
+  }
+
+  private flushInserts(): void {
+    let pending = this.pendingInserts;
+    this.pendingInserts = [];
+    const batches: PendingInsert[][] = [];
+    while (pending.length > 0) {
+      // A statement holds each id once (the first sent comes first); a repeat goes to the next one.
+      const ids = new Set<string>();
+      const batch: PendingInsert[] = [];
+      const later: PendingInsert[] = [];
+      for (const item of pending) {
+        if (batch.length < this.insertBatchMax && !ids.has(item.task.id)) {
+          ids.add(item.task.id);
+          batch.push(item);
+        } else {
+          later.push(item);
+        }
+      }
+      batches.push(batch);
+      pending = later;
+    }
+    const committing = (async () => {
+      // One after another, so a repeated id meets the stored first one and is refused.
+      for (const batch of batches) await this.commitInserts(batch);
+    })();
+    this.committing.add(committing);
+    void committing.finally(() => this.committing.delete(committing));
+  }
+
+  /** Settles every insert of the batch; never throws. */
+  private async commitInserts(batch: readonly PendingInsert[]): Promise<void> {
+    if (batch.length === 1) return this.insertOne(batch[0]!);
+    let inserted: Set<string>;
+    try {
+      inserted = await this.insertMany(batch);
+    } catch {
+      // Which task the statement choked on is unknown: each one alone says for itself.
+      await Promise.all(batch.map((item) => this.insertOne(item)));
+      return;
+    }
+    for (const item of batch) {
+      if (inserted.has(item.task.id)) item.resolve();
+      else item.reject(new TaskExistsError(item.task.id));
+    }
+  }
+
+  private async insertMany(batch: readonly PendingInsert[]): Promise<Set<string>> {
+    const tagTaskIds: string[] = [];
+    const tagKeys: string[] = [];
+    const tagValues: string[] = [];
+    for (const { task } of batch) {
+      for (const key in task.tags) {
+        tagTaskIds.push(task.id);
+        tagKeys.push(key);
+        tagValues.push(task.tags[key] ?? "");
+      }
+    }
+    const { rows } = await this.pool.query<{ id: string }>({
+      ...SQL.insertMany,
+      values: [
+        batch.map((item) => item.task.id),
+        batch.map((item) => item.owner),
+        batch.map((item) => item.task.state),
+        batch.map((item) => item.task.name),
+        batch.map((item) => item.task.creationTime),
+        new Date(),
+        batch.map((item) => item.document),
+        tagTaskIds,
+        tagKeys,
+        tagValues,
+      ],
+    });
+    return new Set(rows.map((row) => row.id));
+  }
+
+  private async insertOne(item: PendingInsert): Promise<void> {
+    const { task, owner, document } = item;
     const tags = Object.entries(task.tags);
     try {
       await this.pool.query({
@@ -137,14 +268,14 @@ export class PostgresTaskStore implements TaskStore {
           task.name,
           task.creationTime,
           new Date(),
-          toBuffer(encodeTask(task)),
+          document,
           tags.map(([key]) => key),
           tags.map(([, value]) => value),
         ],
       });
+      item.resolve();
     } catch (error) {
-      if (pgErrorCode(error) === "23505") throw new TaskExistsError(task.id);
-      throw error;
+      item.reject(pgErrorCode(error) === "23505" ? new TaskExistsError(task.id) : error);
     }
   }
 
@@ -214,6 +345,9 @@ export class PostgresTaskStore implements TaskStore {
   }
 
   async close(): Promise<void> {
+    // Inserts already accepted are written, not dropped (their callers are waiting on them).
+    if (this.pendingInserts.length > 0 && !this.pool.ended) this.flushInserts();
+    await Promise.all(this.committing);
     if (!this.pool.ended) await this.pool.end();
   }
 }

@@ -17,7 +17,29 @@ export interface SqliteTaskStoreOptions {
   path: string;
   /** How long a statement waits for another process's write lock before failing. */
   busyTimeoutInMs: number;
+  /** The most inserts one group commit writes in one transaction; default DEFAULT_INSERT_BATCH_MAX. */
+  insertBatchMax?: number;
 }
+
+/** Inserts that arrive in the same event-loop turn share one transaction, up to this many. */
+export const DEFAULT_INSERT_BATCH_MAX = 256;
+
+interface PendingInsert {
+  task: Task;
+  owner: string;
+  document: Uint8Array;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+const RECORD_COLUMNS = "id, owner, version, backend_handle, updated_at, document";
+const SQL = {
+  insertTask: `INSERT INTO tasks (id, owner, state, name, creation_time, version, backend_handle, updated_at, document)
+       VALUES (?, ?, ?, ?, ?, 1, '', ?, ?)`,
+  insertTag: "INSERT INTO task_tags (task_id, key, value) VALUES (?, ?, ?)",
+  getAll: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = ?`,
+  getOwned: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = ? AND owner = ?`,
+} as const;
 
 interface RecordRow {
   id: string;
@@ -48,8 +70,17 @@ export class SqliteTaskStore implements TaskStore {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly listStatements = new Map<string, Database.Statement>();
+  private readonly insertBatchMax: number;
+  /** Inserts waiting for the next group commit (see insert). */
+  private pendingInserts: PendingInsert[] = [];
+  /** Built on first use: the tables exist only after migrate. */
+  private insertStatements: { one: Database.Transaction<(item: PendingInsert, now: number) => void>; many: Database.Transaction<(batch: readonly PendingInsert[], now: number) => unknown[]> } | undefined;
 
   constructor(options: SqliteTaskStoreOptions) {
+    this.insertBatchMax = options.insertBatchMax ?? DEFAULT_INSERT_BATCH_MAX;
+    if (!Number.isInteger(this.insertBatchMax) || this.insertBatchMax < 1) {
+      throw new Error(`insertBatchMax must be a positive integer, got ${this.insertBatchMax}`);
+    }
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
     this.db = new Database(options.path, { timeout: options.busyTimeoutInMs });
     this.db.pragma("journal_mode = WAL");
@@ -83,32 +114,75 @@ export class SqliteTaskStore implements TaskStore {
     apply.immediate();
   }
 
-  async insert(task: Task, owner: string): Promise<void> {
-    const insertTask = this.statement(
-      `INSERT INTO tasks (id, owner, state, name, creation_time, version, backend_handle, updated_at, document)
-       VALUES (?, ?, ?, ?, ?, 1, '', ?, ?)`,
-    );
-    const insertTag = this.statement("INSERT INTO task_tags (task_id, key, value) VALUES (?, ?, ?)");
+  /**
+   * Group commit: inserts that arrive in the same event-loop turn (concurrent CreateTasks) are
+   * written in one transaction at the end of the turn, so they share one commit, which is most of
+   * an insert's cost. Each promise settles only after that commit, so a resolved insert is stored.
+   * Each task is written in its own savepoint: one that fails (a taken id) rolls back alone and
+   * rejects alone; a failing commit rejects the whole batch, and then none of it is stored.
+   */
+  insert(task: Task, owner: string): Promise<void> {
     const document = encodeTask(task);
-    const write = this.db.transaction(() => {
-      insertTask.run(task.id, owner, task.state, task.name, task.creationTime, Date.now(), document);
-      for (const [key, value] of Object.entries(task.tags)) insertTag.run(task.id, key, value);
+    return new Promise<void>((resolve, reject) => {
+      this.pendingInserts.push({ task, owner, document, resolve, reject });
+      if (this.pendingInserts.length === 1) setImmediate(() => this.flushInserts());
     });
-    try {
-      write();
-    } catch (error) {
-      if (isSqliteError(error) && error.code === "SQLITE_CONSTRAINT_PRIMARYKEY") throw new TaskExistsError(task.id);
-      throw error;
+  }
+
+  private flushInserts(): void {
+    const pending = this.pendingInserts;
+    this.pendingInserts = [];
+    for (let at = 0; at < pending.length; at += this.insertBatchMax) {
+      this.commitInserts(pending.slice(at, at + this.insertBatchMax));
     }
   }
 
+  private commitInserts(batch: readonly PendingInsert[]): void {
+    const statements = this.insertTransactions();
+    const now = Date.now();
+    let outcomes: unknown[];
+    try {
+      // One task alone needs no savepoint: its transaction is its own.
+      outcomes = batch.length === 1 ? [statements.one(batch[0]!, now)] : statements.many(batch, now);
+    } catch (error) {
+      for (const item of batch) item.reject(insertError(error, item.task.id));
+      return;
+    }
+    batch.forEach((item, index) => {
+      const outcome = outcomes[index];
+      if (outcome === undefined) item.resolve();
+      else item.reject(insertError(outcome, item.task.id));
+    });
+  }
+
+  private insertTransactions(): NonNullable<SqliteTaskStore["insertStatements"]> {
+    if (this.insertStatements !== undefined) return this.insertStatements;
+    const insertTask = this.statement(SQL.insertTask);
+    const insertTag = this.statement(SQL.insertTag);
+    // A transaction called inside another runs as a savepoint (better-sqlite3), rolled back alone on a throw.
+    const one = this.db.transaction((item: PendingInsert, now: number) => {
+      const { task, owner, document } = item;
+      insertTask.run(task.id, owner, task.state, task.name, task.creationTime, now, document);
+      for (const key in task.tags) insertTag.run(task.id, key, task.tags[key]);
+    });
+    const many = this.db.transaction((batch: readonly PendingInsert[], now: number) =>
+      batch.map((item) => {
+        try {
+          one(item, now);
+          return undefined;
+        } catch (error) {
+          return error ?? new Error("insert failed");
+        }
+      }),
+    );
+    this.insertStatements = { one, many };
+    return this.insertStatements;
+  }
+
   async get(id: string, scope: Scope): Promise<TaskRecord | undefined> {
-    const columns = "id, owner, version, backend_handle, updated_at, document";
-    const row = scope.all
-      ? (this.statement(`SELECT ${columns} FROM tasks WHERE id = ?`).get(id) as RecordRow | undefined)
-      : (this.statement(`SELECT ${columns} FROM tasks WHERE id = ? AND owner = ?`).get(id, scope.owner) as
-          | RecordRow
-          | undefined);
+    const row = (scope.all ? this.statement(SQL.getAll).get(id) : this.statement(SQL.getOwned).get(id, scope.owner)) as
+      | RecordRow
+      | undefined;
     return row === undefined ? undefined : toRecord(row);
   }
 
@@ -176,6 +250,8 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async close(): Promise<void> {
+    // Inserts already accepted are written, not dropped (their callers are waiting on them).
+    if (this.db.open && this.pendingInserts.length > 0) this.flushInserts();
     if (this.db.open) this.db.close();
   }
 
@@ -210,6 +286,11 @@ function toRecord(row: RecordRow): TaskRecord {
     backendHandle: row.backend_handle,
     updatedAt: new Date(row.updated_at),
   };
+}
+
+/** A taken id is TaskExistsError; anything else stays as the driver said it. */
+function insertError(error: unknown, id: string): unknown {
+  return isSqliteError(error) && error.code === "SQLITE_CONSTRAINT_PRIMARYKEY" ? new TaskExistsError(id) : error;
 }
 
 function isSqliteError(error: unknown): error is Error & { code: string } {
