@@ -31,7 +31,7 @@ export interface AzureBatchConfig {
   autoScaleWindowSeconds: number;
   /** AZURE_BATCH_POOL_IDLE_MS: a pool with no task of ours for this long is deleted. Default 30 min. */
   poolIdleMs: number;
-  /** AZURE_BATCH_RUNNER: the runner command on the node. Default "$AZ_BATCH_NODE_SHARED_DIR/tes-runner". */
+  /** AZURE_BATCH_RUNNER: the runner command on the node, or in the runner image. Default IMAGE_RUNNER_COMMAND with a runner image, else "$AZ_BATCH_NODE_SHARED_DIR/tes-runner". */
   runnerCommand: string;
   /** AZURE_BATCH_CONTAINER_RUNTIME: the runtime the runner uses on the node. Default docker. */
   containerRuntime: "docker" | "podman" | "bwrap";
@@ -55,6 +55,9 @@ export interface AzureBatchConfig {
   /** AZURE_BATCH_MAX_RETRY_DELAY_MS: the longest wait before a retry, Retry-After included. Default 60 s. */
   maxRetryDelayMs: number;
 }
+
+/** The runner's command inside the runner image (the server image built by the Dockerfile). */
+export const IMAGE_RUNNER_COMMAND = "node /opt/tes/dist/worker/runner/cli.js";
 
 export interface VmSize {
   name: string;
@@ -151,7 +154,8 @@ export function loadAzureBatchConfig(env: Env): AzureBatchConfig {
     autoScaleEvaluationInterval: interval,
     autoScaleWindowSeconds: read.integer("AZURE_BATCH_AUTOSCALE_WINDOW_SECONDS", 180, { min: 1, max: 86_400 }),
     poolIdleMs: read.integer("AZURE_BATCH_POOL_IDLE_MS", 30 * 60_000, { min: 0 }),
-    runnerCommand: read.string("AZURE_BATCH_RUNNER", "$AZ_BATCH_NODE_SHARED_DIR/tes-runner"),
+    // In the runner image (the server image, Dockerfile) the runner is compiled to dist/.
+    runnerCommand: read.string("AZURE_BATCH_RUNNER", runnerImage === undefined ? "$AZ_BATCH_NODE_SHARED_DIR/tes-runner" : IMAGE_RUNNER_COMMAND),
     containerRuntime: read.oneOf("AZURE_BATCH_CONTAINER_RUNTIME", ["docker", "podman", "bwrap"] as const, "docker"),
     runnerImage,
     containerRegistries,

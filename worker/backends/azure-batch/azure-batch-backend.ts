@@ -357,11 +357,33 @@ export class AzureBatchBackend implements ComputeBackend {
     try {
       const pool = await this.gate.call(() => this.client.pool.get(poolId, { poolGetOptions: { select: "id,allocationState,resizeErrors" } }));
       const errors = pool.resizeErrors ?? [];
-      if (errors.length === 0) return undefined;
-      return `Azure Batch cannot add nodes to pool ${poolId}: ${errors.map((e) => `${e.code}: ${e.message}`).join("; ")}`;
+      if (errors.length > 0) return `Azure Batch cannot add nodes to pool ${poolId}: ${errors.map((e) => `${e.code}: ${e.message}`).join("; ")}`;
+      return await this.readNodeBlockReason(poolId);
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Nodes that cannot take tasks: a failed start task (§4: the tasks just stay active, nothing on
+   * the task record says why) or an unusable node. One filtered, `$select`-ed node list.
+   */
+  private async readNodeBlockReason(poolId: string): Promise<string | undefined> {
+    const nodes = await this.gate.call(() =>
+      this.client.computeNode.list(poolId, {
+        computeNodeListOptions: { filter: "state eq 'starttaskfailed' or state eq 'unusable'", select: "id,state,startTaskInfo,errors", maxResults: 10 },
+      }),
+    );
+    const first = nodes[0];
+    if (first === undefined) return undefined;
+    const count = nodes.odatanextLink === undefined ? `${nodes.length}` : `${nodes.length} or more`;
+    if (lower(first.state) === "starttaskfailed") {
+      const info = first.startTaskInfo;
+      const why = [info?.failureInfo?.code, info?.exitCode === undefined ? undefined : `exit code ${info.exitCode}`].filter((x) => x !== undefined).join(", ");
+      return `the start task failed on ${count} node(s) of pool ${poolId} (${why || "no detail"}); its stderr.txt on node ${first.id} says why`;
+    }
+    const errors = (first.errors ?? []).map((e) => `${e.code}: ${e.message}`).join("; ");
+    return `${count} node(s) of pool ${poolId} are unusable${errors === "" ? "" : `: ${errors}`}`;
   }
 
   private async statusOf(jobId: string, handle: string, task: BatchServiceModels.CloudTask, poolReason: Promise<string | undefined> | undefined): Promise<AttemptStatus> {

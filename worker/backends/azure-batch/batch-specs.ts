@@ -5,6 +5,7 @@ import { TaskSchema } from "../../../src/gen/ga4gh/tes/v1/tes_pb.js";
 import type { AzureBatchConfig, ContainerRegistryConfig, VmSize } from "../../../src/config/azure-batch.js";
 import { registriesForImages } from "../../../src/config/azure-batch-registries.js";
 import type { Attempt } from "../compute-backend.js";
+import { shellQuote, startTaskFor } from "./node-preparation.js";
 
 /**
  * What the backend asks Batch for (shared/DESIGN.md "Azure Batch mapping"): pools shared by every
@@ -30,7 +31,7 @@ export function poolPlan(config: AzureBatchConfig, vmSize: VmSize, lowPriority: 
   // Everything that shapes a node goes into the key, so a changed image or runner never reuses old
   // pools. Registries count by server and sign-in (user name or identity), never by password.
   const logins = registries.map((r) => [r.server, r.username ?? "", r.identityResourceId ?? ""]);
-  const shape = JSON.stringify([config.poolPrefix, vmSize.name, lowPriority, config.image, config.nodeAgentSkuId, config.runnerCommand, config.runnerImage ?? "", config.containerRuntime, config.startTaskCommandLine ?? "", logins]);
+  const shape = JSON.stringify([config.poolPrefix, vmSize.name, lowPriority, config.image, config.nodeAgentSkuId, config.runnerCommand, config.runnerImage ?? "", config.containerRuntime, startTaskFor(config)?.commandLine ?? "", logins]);
   const hash = createHash("sha256").update(shape).digest("hex").slice(0, 12);
   const size = vmSize.name.toLowerCase().replace(/^standard_/, "").replace(/[^a-z0-9]/g, "");
   return { id: `${config.poolPrefix}-${size}-${lowPriority ? "lp" : "dd"}-${hash}`, vmSize, lowPriority, registries: [...registries] };
@@ -90,14 +91,8 @@ export function poolAddParameter(config: AzureBatchConfig, plan: PoolPlan, creat
     taskSlotsPerNode: 1,
     metadata: [{ name: "tes-pool", value: "1" }],
   };
-  if (config.startTaskCommandLine !== undefined) {
-    pool.startTask = {
-      commandLine: config.startTaskCommandLine,
-      waitForSuccess: true,
-      maxTaskRetryCount: 1,
-      userIdentity: { autoUser: { scope: "pool", elevationLevel: "admin" } },
-    };
-  }
+  const startTask = startTaskFor(config);
+  if (startTask !== undefined) pool.startTask = startTask;
   return pool;
 }
 
@@ -117,9 +112,6 @@ export const TASK_DOCUMENT_ENV = "TES_TASK_DOCUMENT";
 /** Where the runner writes its result document, relative to the task directory (files API path). */
 export const RESULT_FILE = "wd/result.json";
 
-function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'"'"'`)}'`;
-}
 
 export function taskAddParameter(config: AzureBatchConfig, attempt: Attempt): BatchServiceModels.TaskAddParameter {
   // Batch runs the command line without a shell (§3), so the script runs under /bin/sh -c; the

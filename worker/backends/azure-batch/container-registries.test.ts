@@ -131,6 +131,8 @@ printf '%s' '{"version":1,"outcome":"complete","executors":[{"exitCode":0}],"out
       AZURE_BATCH_ACCOUNT_KEY: emulator.accountKey,
       AZURE_BATCH_RUNNER: runner,
       AZURE_BATCH_RUNNER_IMAGE: "private.example.com/tes-runner:1",
+      // This machine has no Docker engine for the generated start task to find (node-preparation.test.ts).
+      AZURE_BATCH_START_TASK: "/bin/sh -c 'echo node ready'",
       AZURE_BATCH_CONTAINER_REGISTRIES: registries,
       PRIVATE_REGISTRY_PASSWORD: PASSWORD,
       AZURE_BATCH_AUTOSCALE_WINDOW_SECONDS: "1",
