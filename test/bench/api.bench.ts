@@ -28,6 +28,7 @@ const TASK_JSON = JSON.stringify({
  * The API's unary throughput on one server process: a bare echo RPC on the same stack is the
  * ceiling, and GetTask (BASIC view, from SQLite) and CreateTask (validate, insert, enqueue) are
  * measured against it, over REST (autocannon, HTTP/1.1) and over gRPC (a grpc-js loop, h2c).
+ * CreateTask enqueues to BullMQ on a real Redis (REDIS_URL, default 127.0.0.1:6379), as in production.
  */
 export const bench: BenchFunction = async ({ durationSeconds, log }) => {
   const child = spawn(process.execPath, ["--import", "tsx", SERVER], { stdio: ["pipe", "pipe", "inherit", "ipc"] });

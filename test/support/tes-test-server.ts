@@ -8,6 +8,7 @@ import type { TaskService } from "../../src/gen/ga4gh/tes/v1/tes_pb.js";
 import { createTesServer, type TesServer } from "../../src/server/tes-server.js";
 import type { ServiceBinding } from "../../src/server/service-binding.js";
 import { createTaskService } from "../../src/service/task-service.js";
+import type { TaskQueue } from "../../src/queue/task-queue.js";
 import { RecordingQueue } from "../../src/service/testing/recording-queue.js";
 import { SqliteTaskStore } from "../../src/store/sqlite/sqlite-task-store.js";
 import type { BackendCapabilities } from "../../worker/backends/compute-backend.js";
@@ -27,6 +28,8 @@ export interface TestServerOptions {
   taskService?: ServiceImpl<typeof TaskService>;
   /** The SQLite file; default in memory. */
   sqlitePath?: string;
+  /** The queue the TaskService enqueues to; default a RecordingQueue (then `queue` below records). */
+  taskQueue?: TaskQueue;
 }
 
 export interface TestServer {
@@ -52,7 +55,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     options.taskService ??
     createTaskService({
       store,
-      queue,
+      queue: options.taskQueue ?? queue,
       backend: TEST_BACKEND,
       serviceInfo: loadServiceInfoConfig({}),
       limits: loadLimitsConfig({}),
