@@ -60,6 +60,15 @@ describe("BullMqTaskQueue", () => {
     }
   });
 
+  test("200 concurrent enqueues (one addBulk per event-loop turn) each resolve with their job in Redis", async () => {
+    const ids = Array.from({ length: 200 }, (_, index) => `0191-burst-${index}`);
+    await Promise.all(ids.map(async (id) => {
+      await queue.enqueueSubmit(id);
+      assert.equal((await submit.getJob(id))?.data.taskId, id, `${id} is in Redis once its enqueue resolved`);
+    }));
+    for (const id of ids) await (await submit.getJob(id))?.remove();
+  });
+
   test("fails within its timeout, saying so, when Redis does not answer", async () => {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -69,6 +78,9 @@ describe("BullMqTaskQueue", () => {
     const started = Date.now();
     await assert.rejects(away.enqueueSubmit("0190-z"), QueueUnavailableError);
     assert.ok(Date.now() - started < 2000);
+    // A burst shares one addBulk, and each of its enqueues fails on its own promise.
+    const burst = await Promise.allSettled(["0190-x", "0190-y"].map((id) => away.enqueueSubmit(id)));
+    assert.deepEqual(burst.map((outcome) => outcome.status === "rejected" && outcome.reason instanceof QueueUnavailableError), [true, true]);
     await away.close();
   });
 });

@@ -1,6 +1,7 @@
 import { Queue, type JobsOptions } from "bullmq";
 import type { RedisOptions } from "../redis/redis-address.js";
 import { tracedEnqueue } from "../telemetry/job-trace-context.js";
+import { CoalescedAdds } from "./coalesced-adds.js";
 import { CANCEL_QUEUE, SUBMIT_QUEUE, type TaskJobData } from "./queue-names.js";
 import type { TaskQueue } from "./task-queue.js";
 
@@ -37,6 +38,9 @@ export class BullMqTaskQueue implements TaskQueue {
   private readonly cancel: Queue<TaskJobData>;
   private readonly jobOptions: JobsOptions;
   private readonly enqueueTimeoutMs: number;
+  /** Single enqueues of one event-loop turn go to Redis as one addBulk. */
+  private readonly submitAdds: CoalescedAdds<TaskJobData>;
+  private readonly cancelAdds: CoalescedAdds<TaskJobData>;
 
   constructor(options: BullMqTaskQueueOptions) {
     const connection: RedisOptions = { ...options.connection, maxRetriesPerRequest: 1 };
@@ -54,17 +58,20 @@ export class BullMqTaskQueue implements TaskQueue {
       removeOnComplete: true,
       removeOnFail: true,
     };
+    const send = (adding: Promise<unknown>) => this.withinTimeout(adding);
+    this.submitAdds = new CoalescedAdds(this.submit, send);
+    this.cancelAdds = new CoalescedAdds(this.cancel, send);
   }
 
   async enqueueSubmit(taskId: string): Promise<void> {
     await tracedEnqueue(SUBMIT_QUEUE, taskId, (traceContext) =>
-      this.withinTimeout(this.submit.add("submit", jobData(taskId, traceContext), { ...this.jobOptions, jobId: taskId })),
+      this.submitAdds.add({ name: "submit", data: jobData(taskId, traceContext), opts: { ...this.jobOptions, jobId: taskId } }),
     );
   }
 
   async enqueueCancel(taskId: string): Promise<void> {
     await tracedEnqueue(CANCEL_QUEUE, taskId, (traceContext) =>
-      this.withinTimeout(this.cancel.add("cancel", jobData(taskId, traceContext), { ...this.jobOptions, jobId: taskId })),
+      this.cancelAdds.add({ name: "cancel", data: jobData(taskId, traceContext), opts: { ...this.jobOptions, jobId: taskId } }),
     );
   }
 
@@ -125,6 +132,8 @@ export class BullMqTaskQueue implements TaskQueue {
   }
 
   async close(): Promise<void> {
+    // Enqueues already accepted go out first, so their callers hear how they went.
+    await Promise.all([this.submitAdds.drain(), this.cancelAdds.drain()]);
     await Promise.all([this.submit.close(), this.cancel.close()]);
   }
 }
