@@ -103,6 +103,23 @@ describe("edge limits, configured small", () => {
     assert.deepEqual(list.tasks, []);
   });
 
+  it("answers 413 to a client still sending a large body, rather than resetting the connection under it", async () => {
+    // 4 MiB against a 4 KiB limit, several at once: the refusal comes long before the upload ends.
+    const body = JSON.stringify({ executors: [{ image: "a", command: ["b"] }], description: "x".repeat(4 * 1024 * KiB) });
+    const statuses = await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        try {
+          const reply = await fetch(`${s.baseUrl}/ga4gh/tes/v1/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body });
+          await reply.arrayBuffer();
+          return String(reply.status);
+        } catch (error) {
+          return String((error as { cause?: { code?: string } }).cause?.code ?? error);
+        }
+      }),
+    );
+    assert.deepEqual(statuses, Array.from({ length: 16 }, () => "413"));
+  });
+
   it("refuses an oversized message over Connect and gRPC with resource_exhausted", async () => {
     const task = create(TaskSchema, {
       executors: [create(ExecutorSchema, { image: "a", command: ["b"] })],
