@@ -87,7 +87,6 @@ export async function startComplianceServer(store: StoreKind, label: string): Pr
     output: () => process.output.text,
     async stop() {
       const code = await process.stop("SIGTERM", 20_000);
-      if (globalThis.process.env.COMPLIANCE_DEBUG_DIR) (await import("node:fs")).writeFileSync(`${globalThis.process.env.COMPLIANCE_DEBUG_DIR}/${label}-${store}.log`, process.output.text);
       await cleanup();
       if (code !== 0) throw new Error(`tes serve exited with ${String(code)}:\n${process.output.text.slice(-4000)}`);
     },
