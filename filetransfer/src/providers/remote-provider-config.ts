@@ -77,8 +77,8 @@ export function loadS3Config(env: Env): S3ProviderConfig {
     forcePathStyle: boolean(env, "FILETRANSFER_S3_FORCE_PATH_STYLE", endpoint !== undefined),
     // Never probing the instance metadata service is deliberate: on Azure nodes it is not AWS's.
     credentials: oneOf(env, "FILETRANSFER_S3_CREDENTIALS", ["default", "anonymous"] as const, hasCredentials ? "default" : "anonymous"),
-    partSizeInBytes: integer(env, "FILETRANSFER_S3_PART_SIZE_BYTES", 8 * MiB, MIN_S3_PART_SIZE),
-    uploadQueueSize: integer(env, "FILETRANSFER_S3_UPLOAD_QUEUE_SIZE", 1, 1),
+    // S3 allows 10,000 parts: 64 MiB parts reach 640 GiB; parts are streamed, so size costs no memory.
+    partSizeInBytes: integer(env, "FILETRANSFER_S3_PART_SIZE_BYTES", 64 * MiB, MIN_S3_PART_SIZE),
   };
   if (endpoint) config.endpoint = endpoint;
   const accessKeyId = value(env, "AWS_ACCESS_KEY_ID");

@@ -1,16 +1,20 @@
 import http from "node:http";
 import https from "node:https";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
+  UploadPartCommand,
+  type CompletedPart,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import type { AddressPolicy } from "../address-policy.js";
 import { ProviderError } from "../provider-error.js";
 import { MIN_S3_PART_SIZE } from "./remote-provider-config.js";
@@ -45,10 +49,8 @@ export interface S3ProviderConfig {
    * used as given; without them "default" asks the SDK's chain (profiles, web identity, containers).
    */
   keys?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  /** Size of each part of a multipart upload; memory held per upload is about partSize × (queueSize + 1). */
+  /** Size of each part of a multipart upload (objects up to this size go in one PUT). */
   partSizeInBytes: number;
-  /** Parts uploaded at once per object. */
-  uploadQueueSize: number;
 }
 
 
@@ -160,20 +162,7 @@ export class S3Provider implements StorageProvider {
         );
         return;
       }
-      const upload = new Upload({
-        client: this.#client,
-        params: { Bucket: bucket, Key: key, Body: body },
-        partSize: this.#config.partSizeInBytes,
-        queueSize: this.#config.uploadQueueSize,
-        leavePartsOnError: false,
-      });
-      const onAbort = () => void upload.abort();
-      options.signal?.addEventListener("abort", onAbort, { once: true });
-      try {
-        await upload.done();
-      } finally {
-        options.signal?.removeEventListener("abort", onAbort);
-      }
+      await this.#multipartUpload(bucket, key, body, options);
     } catch (error) {
       throw toProviderError(error, url, "write");
     }
@@ -181,6 +170,71 @@ export class S3Provider implements StorageProvider {
 
   async close(): Promise<void> {
     this.#client.destroy();
+  }
+
+  /**
+   * A multipart upload whose parts are slices of the body streamed straight into each UploadPart,
+   * one after the other: nothing is buffered beyond the streams' own chunks, so memory stays flat
+   * whatever the part size. (lib-storage's Upload copies every part into memory first.) A failed
+   * upload is aborted, so no parts are left to bill.
+   */
+  async #multipartUpload(bucket: string, key: string, body: Readable, options: WriteOptions): Promise<void> {
+    const call = abortOptions(options);
+    const created = await this.#client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }), call);
+    const uploadId = created.UploadId;
+    if (!uploadId) throw new ProviderError("transient", "the store started no multipart upload");
+    try {
+      const slices = new StreamSlicer(body);
+      const parts: CompletedPart[] = [];
+      for (let offset = 0, partNumber = 1; offset < options.size; partNumber++) {
+        const length = Math.min(this.#config.partSizeInBytes, options.size - offset);
+        const part = await this.#client.send(
+          new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: slices.next(length), ContentLength: length }),
+          call,
+        );
+        parts.push({ ETag: part.ETag, PartNumber: partNumber });
+        offset += length;
+      }
+      await this.#client.send(
+        new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+        call,
+      );
+    } catch (error) {
+      await this.#client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+      throw error;
+    }
+  }
+}
+
+/** Cuts one stream into consecutive streams of given lengths, each read only when it is consumed. */
+class StreamSlicer {
+  readonly #source: AsyncIterator<Buffer>;
+  #leftover: Buffer | undefined;
+
+  constructor(body: Readable) {
+    this.#source = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  }
+
+  next(length: number): Readable {
+    const take = async function* (this: StreamSlicer): AsyncGenerator<Buffer> {
+      let remaining = length;
+      while (remaining > 0) {
+        let chunk = this.#leftover;
+        this.#leftover = undefined;
+        if (!chunk) {
+          const step = await this.#source.next();
+          if (step.done) throw new Error(`the body ended ${remaining} bytes before its announced size`);
+          chunk = Buffer.isBuffer(step.value) ? step.value : Buffer.from(step.value);
+        }
+        if (chunk.length > remaining) {
+          this.#leftover = chunk.subarray(remaining);
+          chunk = chunk.subarray(0, remaining);
+        }
+        remaining -= chunk.length;
+        yield chunk;
+      }
+    };
+    return Readable.from(take.call(this), { objectMode: false });
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
@@ -95,6 +95,26 @@ describe("SFTP against OpenSSH sshd", () => {
           for await (const _ of provider.list(new URL(`${server.url}/${randomUUID()}`), {})) void _;
         })();
         await rejectsWithKind(listing, "not-found");
+      } finally {
+        await provider.close?.();
+      }
+    });
+
+    it("lists a link to a file as that file, and follows no link to a directory", async () => {
+      const tree = join(server.root, randomUUID(), "tree");
+      mkdirSync(join(tree, "sub"), { recursive: true });
+      writeFileSync(join(tree, "a.txt"), "alpha");
+      symlinkSync("a.txt", join(tree, "link.txt"));
+      symlinkSync("..", join(tree, "sub", "up"));
+      symlinkSync("missing.txt", join(tree, "dangling.txt"));
+      const provider = providerFor("sftp", server.env);
+      try {
+        const listed = [];
+        for await (const entry of provider.list(new URL(`sftp://root@127.0.0.1:${server.port}${tree}`), {})) listed.push([entry.relativePath, entry.size]);
+        assert.deepEqual(listed, [
+          ["a.txt", 5],
+          ["link.txt", 5],
+        ]);
       } finally {
         await provider.close?.();
       }

@@ -111,10 +111,11 @@ export class SftpProvider implements StorageProvider {
         let type = entry.type;
         let size = entry.size;
         if (type === "l") {
-          // A link is listed as what it points to; a dangling link is skipped, as `find -L` would.
+          // A link to a file is listed as that file; links to directories are not followed (a link
+          // to an ancestor would never end), nor are dangling ones, as the local directory walk does.
           const target = await client.stat(posix.join(root, relativePath)).catch(() => undefined);
-          if (!target) continue;
-          type = target.isDirectory ? "d" : target.isFile ? "-" : "l";
+          if (!target?.isFile) continue;
+          type = "-";
           size = target.size;
         }
         if (type === "d") pending.push(relativePath);
