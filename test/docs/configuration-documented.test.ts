@@ -65,16 +65,18 @@ const BASE_ENVS: ReadonlyArray<Readonly<Record<string, string>>> = [
           "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/tes-pool",
       },
     ]),
+    AZURE_BATCH_TASK_DOCUMENTS_URL: "https://tesstore.blob.core.windows.net/task-documents",
     AWS_ACCESS_KEY_ID: "AKIAEXAMPLE",
     AWS_SECRET_ACCESS_KEY: "example-secret-access-key",
   },
-  // An exact issuer, Azure Batch with only its required setting.
+  // An exact issuer; Azure Batch with task documents in the Batch task (development).
   {
     ...NO_HOME,
     TES_AUTH_MODE: "oidc",
     OIDC_ISSUER: "https://issuer.example.org",
     OIDC_AUDIENCE: "api://tes",
     AZURE_BATCH_ACCOUNT_URL: "https://tesbatch.westeurope.batch.azure.com",
+    AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT: "true",
   },
 ];
 
@@ -193,18 +195,26 @@ test("every variable docs/CONFIGURATION.md documents is read by the code", () =>
   }
 });
 
-test("every process.env.NAME in the source is documented", () => {
-  const direct = new Set<string>();
+/** Reads visible in the source: process.env.NAME, env.NAME, env["NAME"], and EnvReader calls such as read.integer("NAME", ...). */
+const READ_PATTERNS = [
+  /\benv\??\.([A-Z][A-Z0-9_]*)\b/g,
+  /\benv\[\s*["'`]([A-Z][A-Z0-9_]*)["'`]\s*\]/g,
+  /\.(?:string|optionalString|integer|number|boolean|oneOf|list|optionalUrl)\(\s*["'`]([A-Z][A-Z0-9]*_[A-Z0-9_]*|[A-Z]{3,})["'`]\s*,?/g,
+];
+
+test("every variable the source visibly reads (process.env.NAME, env.NAME, read.x(\"NAME\")) is documented", () => {
+  const named = new Map<string, string>();
   for (const dir of ["src", "worker", path.join("filetransfer", "src")]) {
     for (const file of sourceFiles(path.join(ROOT, dir))) {
       const text = readFileSync(file, "utf8");
-      for (const match of text.matchAll(/process\.env(?:\.([A-Za-z_]\w*)|\[\s*["'`]([A-Za-z_]\w*)["'`]\s*\])/g)) {
-        direct.add((match[1] ?? match[2]) as string);
+      for (const pattern of READ_PATTERNS) {
+        for (const match of text.matchAll(pattern)) named.set(match[1] as string, path.relative(ROOT, file));
       }
     }
   }
-  const missing = [...direct].filter((name) => !documented.has(name)).sort();
-  assert.deepEqual(missing, [], "the code reads these from process.env: document them");
+  assert.ok(named.has("PORT") && named.has("PATH"), "the source scan found no reads: its patterns are broken");
+  const missing = [...named].filter(([name]) => !documented.has(name)).map(([name, file]) => `${name} (${file})`).sort();
+  assert.deepEqual(missing, [], "the code reads these: document them in docs/CONFIGURATION.md");
 });
 
 test("each row has a variable, a default, what it does, and which process reads it", () => {
