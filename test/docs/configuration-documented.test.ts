@@ -7,7 +7,8 @@
  * - every name read must be a row of the doc's tables;
  * - every row must name a variable some loader reads, or one the code reads straight from the
  *   process (listed below, and checked against the source);
- * - every `process.env.NAME` in the source must be documented.
+ * - every read visible in the source (`process.env.NAME`, `env.NAME`, `read.integer("NAME")`) and
+ *   every variable the deployment files (docker-compose.yml, deploy/terraform) set must be documented.
  * Pure parsing only: no loader here touches the network.
  */
 import assert from "node:assert/strict";
@@ -16,6 +17,7 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { parse as parseYaml } from "yaml";
 import * as remoteProviderConfig from "../../filetransfer/src/providers/remote-provider-config.js";
 import { resolveTransferOptions } from "../../filetransfer/src/transfer-options.js";
 import type { Env } from "../../src/config/env-reader.js";
@@ -226,4 +228,24 @@ test("each row has a variable, a default, what it does, and which process reads 
     assert.ok((row.cells[1] ?? "") !== "" && (row.cells[2] ?? "") !== "", `${row.name} needs a default and a description`);
     assert.match(row.cells[3] ?? "", /^(server|worker|both|node)(, (server|worker|both|node))*$/, `${row.name}: "read by" must be server, worker, both or node`);
   }
+});
+
+test("every variable docker-compose.yml and deploy/terraform set for tes is documented", () => {
+  const compose = parseYaml(readFileSync(path.join(ROOT, "docker-compose.yml"), "utf8")) as {
+    services: Record<string, { environment?: Record<string, unknown> }>;
+  };
+  const set = new Map<string, string>();
+  for (const service of ["server", "worker"]) {
+    for (const name of Object.keys(compose.services[service]?.environment ?? {})) set.set(name, `docker-compose.yml ${service}`);
+  }
+  const terraformDir = path.join(ROOT, "deploy", "terraform");
+  for (const file of readdirSync(terraformDir).filter((name) => name.endsWith(".tf"))) {
+    // Environment maps are the only HCL keys in upper case (common_env, secret_env, the apps' env blocks).
+    for (const match of readFileSync(path.join(terraformDir, file), "utf8").matchAll(/^\s+([A-Z][A-Z0-9_]*)\s+=/gm)) {
+      set.set(match[1] as string, `deploy/terraform/${file}`);
+    }
+  }
+  assert.ok(set.has("DATABASE_URL"), "found no settings in the deployment files: the scan is broken");
+  const missing = [...set].filter(([name]) => !documented.has(name)).map(([name, where]) => `${name} (${where})`).sort();
+  assert.deepEqual(missing, [], "the deployment sets these, which nothing documents (or reads)");
 });
