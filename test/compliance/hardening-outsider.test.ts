@@ -164,7 +164,9 @@ for (const store of STORES) {
       for (const { what, reply } of refusals) {
         assert.equal(reply.headers.get("x-powered-by"), null, what);
         assert.equal(reply.headers.get("server"), null, what);
-        const headers = [...reply.headers.entries()].map(([key, value]) => `${key}: ${value}`).join("\n");
+        const lines: string[] = [];
+        reply.headers.forEach((value, key) => lines.push(`${key}: ${value}`));
+        const headers = lines.join("\n");
         for (const leak of LEAKS) {
           assert.doesNotMatch(reply.text, leak, `${what} body: ${reply.text}`);
           assert.doesNotMatch(headers, leak, `${what} headers: ${headers}`);
