@@ -1,10 +1,9 @@
-import { clone, create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import {
   FileType,
   State,
   TaskLogSchema,
-  TaskSchema,
   type CreateTaskResponseSchema,
   type Task,
 } from "../gen/ga4gh/tes/v1/tes_pb.js";
@@ -31,7 +30,9 @@ export function createTaskHandler(deps: ResolvedDeps) {
       request.resources?.backendParametersStrict ?? false,
     );
 
-    const task = clone(TaskSchema, request);
+    // The request message is this call's own (decoded for it alone), so it becomes the stored task
+    // in place, without a copy.
+    const task = request;
     // id, state, logs and creation_time are read-only in TES: whatever the client sent is replaced.
     task.id = deps.newTaskId();
     task.state = State.QUEUED;
