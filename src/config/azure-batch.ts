@@ -44,6 +44,12 @@ export interface AzureBatchConfig {
   runnerImage: string | undefined;
   /** AZURE_BATCH_CONTAINER_REGISTRIES: private registries (azure-batch-registries.ts); needs AZURE_BATCH_RUNNER_IMAGE. */
   containerRegistries: ContainerRegistryConfig[];
+  /**
+   * Where TES task documents go (task-documents.ts): a blob container, each document read by its
+   * node through a short-lived read SAS. Undefined only with AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT=true
+   * (development: the document then sits in the Batch task's environment, SAS URLs and all).
+   */
+  taskDocuments: TaskDocumentsConfig | undefined;
   /** AZURE_BATCH_START_TASK: the pool's start task command line (installs the runner); none when unset. */
   startTaskCommandLine: string | undefined;
   /** AZURE_BATCH_LIST_INTERVAL_MS: a job's tasks are listed at most this often; polls in between share the last list. Default 500. */
@@ -54,6 +60,49 @@ export interface AzureBatchConfig {
   maxRetries: number;
   /** AZURE_BATCH_MAX_RETRY_DELAY_MS: the longest wait before a retry, Retry-After included. Default 60 s. */
   maxRetryDelayMs: number;
+}
+
+export interface TaskDocumentsConfig {
+  /** From AZURE_BATCH_TASK_DOCUMENTS_URL: the blob service (https://acct.blob.core.windows.net, or path-style http://host:port/acct). */
+  serviceUrl: string;
+  accountName: string;
+  containerName: string;
+  /** AZURE_BATCH_TASK_DOCUMENTS_KEY: the storage account key (a Key Vault reference, best); unset: Microsoft Entra ID and user delegation SAS. */
+  accountKey: string | undefined;
+  /** AZURE_BATCH_TASK_DOCUMENT_SAS_TTL_SECONDS: how long a document's read SAS lasts; a task not started by then fails to start. Default 12 h. */
+  sasTtlSeconds: number;
+}
+
+function parseTaskDocuments(read: EnvReader): TaskDocumentsConfig | undefined {
+  const url = read.optionalUrl("AZURE_BATCH_TASK_DOCUMENTS_URL");
+  if (url === undefined) {
+    if (read.boolean("AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT", false)) return undefined;
+    throw new ConfigError(
+      "AZURE_BATCH_TASK_DOCUMENTS_URL is required: the blob container (https://<account>.blob.core.windows.net/<container>) where task documents go, so their SAS URLs stay out of the Batch task (AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT=true keeps them in it, for development only)",
+    );
+  }
+  if (url.search !== "" || url.username !== "" || url.password !== "") {
+    throw new ConfigError("AZURE_BATCH_TASK_DOCUMENTS_URL must be a plain container URL, with no query (SAS) or credentials");
+  }
+  const segments = url.pathname.split("/").filter((part) => part !== "");
+  // An IP address or localhost (Azurite) is path-style: /account/container.
+  const pathStyle = /^(\d+\.){3}\d+$|^localhost$|^\[/.test(url.hostname);
+  const expected = pathStyle ? 2 : 1;
+  if (segments.length !== expected) {
+    throw new ConfigError(`AZURE_BATCH_TASK_DOCUMENTS_URL must name one container: ${pathStyle ? "http://host:port/<account>/<container>" : "https://<account>.blob.core.windows.net/<container>"}`);
+  }
+  const containerName = segments[expected - 1] as string;
+  if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(containerName)) throw new ConfigError("AZURE_BATCH_TASK_DOCUMENTS_URL: the container name must be 3–63 lower-case letters, digits and single hyphens");
+  const accountName = pathStyle ? (segments[0] as string) : (url.hostname.split(".")[0] as string);
+  const key = read.optionalString("AZURE_BATCH_TASK_DOCUMENTS_KEY");
+  if (key !== undefined && !/^[A-Za-z0-9+/]+={0,2}$/.test(key)) throw new ConfigError("AZURE_BATCH_TASK_DOCUMENTS_KEY must be base64");
+  return {
+    serviceUrl: `${url.protocol}//${url.host}${pathStyle ? `/${accountName}` : ""}`,
+    accountName,
+    containerName,
+    accountKey: key,
+    sasTtlSeconds: read.integer("AZURE_BATCH_TASK_DOCUMENT_SAS_TTL_SECONDS", 12 * 3600, { min: 300, max: 6 * 24 * 3600 }),
+  };
 }
 
 /** The runner's command inside the runner image (the server image built by the Dockerfile). */
@@ -164,5 +213,7 @@ export function loadAzureBatchConfig(env: Env): AzureBatchConfig {
     maxConcurrentCalls: read.integer("AZURE_BATCH_MAX_CONCURRENT_CALLS", 8, { min: 1, max: 256 }),
     maxRetries: read.integer("AZURE_BATCH_MAX_RETRIES", 6, { min: 0, max: 100 }),
     maxRetryDelayMs: read.integer("AZURE_BATCH_MAX_RETRY_DELAY_MS", 60_000, { min: 0 }),
+    // Last, so that a missing container URL stops loading after every other setting was checked.
+    taskDocuments: parseTaskDocuments(read),
   };
 }

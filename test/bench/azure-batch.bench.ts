@@ -38,6 +38,7 @@ export async function bench({ log }: BenchOptions): Promise<BenchResult> {
   });
   const backend = await createAzureBatchBackend({
     AZURE_BATCH_ACCOUNT_URL: emulator.url,
+    AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT: "true",
     AZURE_BATCH_ACCOUNT_NAME: emulator.accountName,
     AZURE_BATCH_ACCOUNT_KEY: emulator.accountKey,
     AZURE_BATCH_RUNNER: program,

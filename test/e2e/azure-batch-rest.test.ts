@@ -82,6 +82,9 @@ describe("tasks end to end through the REST API on the Azure Batch backend (emul
         AZURE_BATCH_AUTOSCALE_WINDOW_SECONDS: "1",
         AZURE_BATCH_LIST_INTERVAL_MS: "0",
         AZURE_BATCH_MAX_RETRY_DELAY_MS: "200",
+        AZURE_BATCH_TASK_DOCUMENTS_URL: `http://${azurite.host}/${AZURITE_ACCOUNT}/tes-batch-tasks`,
+        AZURE_BATCH_TASK_DOCUMENTS_KEY: AZURITE_KEY,
+        AZURE_BATCH_TASK_DOCUMENT_SAS_TTL_SECONDS: "600",
       },
       60_000,
     );
@@ -177,9 +180,30 @@ describe("tasks end to end through the REST API on the Azure Batch backend (emul
     assert.equal(log.logs[0]?.stdout, "trying\n");
   });
 
-  test("cancel over REST during a running executor: CANCELED, and the Batch task is terminated", async () => {
-    const id = await createTask({ executors: [sh("sleep 120")] });
+  test("cancel over REST during a running executor: CANCELED, the Batch task terminated; the Batch task never shows the inputs' SAS", async () => {
+    await container.getBlockBlobClient("in/secret-input.txt").upload("x", 1);
+    const id = await createTask({ inputs: [{ url: blobUrl("in/secret-input.txt"), path: "/data/x" }], executors: [sh("sleep 120")] });
     await waitFor(id, ["RUNNING"]);
+    // The Batch task as the emulator stores it (what anyone who may read the account's tasks sees).
+    const stored = [...emulator.account.jobs.values()].flatMap((job) => [...job.tasks.values()]).filter((t) => t.id.startsWith(id));
+    assert.equal(stored.length, 1);
+    const json = JSON.stringify(stored[0]!.spec);
+    const signature = new URLSearchParams(sas).get("sig") ?? "";
+    assert.ok(signature !== "" && !json.includes(signature) && !json.includes(encodeURIComponent(signature)), "the input's SAS signature is in the Batch task");
+    assert.ok(!json.includes("TES_TASK_DOCUMENT") && !json.includes("secret-input"), "the task document is in the Batch task");
+    // The one URL it does hold: a read-only SAS on its own document blob, expiring within the TTL.
+    const resourceFiles = stored[0]!.spec.resourceFiles as { httpUrl: string; filePath: string }[];
+    assert.equal(resourceFiles.length, 1);
+    assert.equal(resourceFiles[0]!.filePath, "task.json");
+    const documentUrl = new URL(resourceFiles[0]!.httpUrl);
+    assert.match(documentUrl.pathname, new RegExp(`^/${AZURITE_ACCOUNT}/tes-batch-tasks/[a-z0-9_-]+/task\\.json$`));
+    assert.equal(documentUrl.searchParams.get("sp"), "r");
+    assert.equal(documentUrl.searchParams.get("sr"), "b");
+    const expires = Date.parse(documentUrl.searchParams.get("se") ?? "");
+    assert.ok(expires > Date.now() && expires <= Date.now() + 601_000, `the document SAS expires at ${new Date(expires).toISOString()}`);
+    const documentBlob = decodeURIComponent(documentUrl.pathname.split("/tes-batch-tasks/")[1] ?? "");
+    const documents = new BlobServiceClient(azurite.endpoint, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY)).getContainerClient("tes-batch-tasks");
+    assert.equal(await documents.getBlobClient(documentBlob).exists(), true);
     const canceled = await fetch(`${baseUrl}/tasks/${id}:cancel`, { method: "POST" });
     assert.equal(canceled.status, 200);
     assertValidTes("tesCancelTaskResponse", await canceled.json());
@@ -187,6 +211,10 @@ describe("tasks end to end through the REST API on the Azure Batch backend (emul
     assert.equal(task.state, "CANCELED");
     const terminated = emulator.counts()["Task_Terminate"] ?? 0;
     assert.ok(terminated >= 1, `Task_Terminate was called ${terminated} times`);
+    // Released: the Batch task and its document are gone.
+    await until(() => [...emulator.account.jobs.values()].every((job) => job.tasks.size === 0), "the Batch task to be deleted");
+    for (let i = 0; (await documents.getBlobClient(documentBlob).exists()) && i < 100; i += 1) await new Promise((done) => setTimeout(done, 100));
+    assert.equal(await documents.getBlobClient(documentBlob).exists(), false, "the task document outlived its attempt");
   });
 
   test("a file:// input is refused at create with a 400 naming the field: Batch nodes cannot read the server's disk", async () => {

@@ -18,6 +18,7 @@ after(() => emulator.stop());
 
 const env = {
   AZURE_BATCH_ACCOUNT_URL: emulator.url,
+  AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT: "true",
   AZURE_BATCH_ACCOUNT_NAME: emulator.accountName,
   AZURE_BATCH_ACCOUNT_KEY: emulator.accountKey,
   AZURE_BATCH_RUNNER: `${path.join(repo, "node_modules/.bin/tsx")} ${path.join(repo, "worker/runner/cli.ts")}`,

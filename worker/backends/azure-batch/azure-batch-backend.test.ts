@@ -83,6 +83,7 @@ describe("Azure Batch backend against the Batch emulator", () => {
     });
     backend = await createAzureBatchBackend({
       AZURE_BATCH_ACCOUNT_URL: emulator.url,
+      AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT: "true",
       AZURE_BATCH_ACCOUNT_NAME: emulator.accountName,
       AZURE_BATCH_ACCOUNT_KEY: emulator.accountKey,
       AZURE_BATCH_RUNNER: nodeProgram,
@@ -203,7 +204,7 @@ describe("Azure Batch backend against the Batch emulator", () => {
       },
     };
     const entra = await createAzureBatchBackend(
-      { AZURE_BATCH_ACCOUNT_URL: emulator.url, AZURE_BATCH_ACCOUNT_NAME: emulator.accountName, AZURE_BATCH_RUNNER: nodeProgram, AZURE_BATCH_LIST_INTERVAL_MS: "0" },
+      { AZURE_BATCH_ACCOUNT_URL: emulator.url, AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT: "true", AZURE_BATCH_ACCOUNT_NAME: emulator.accountName, AZURE_BATCH_RUNNER: nodeProgram, AZURE_BATCH_LIST_INTERVAL_MS: "0" },
       { credential },
     );
     try {
@@ -227,6 +228,7 @@ describe("Azure Batch backend against the Batch emulator", () => {
   test("a pool whose job holds no task for AZURE_BATCH_POOL_IDLE_MS is deleted with its job, and made again when needed", async () => {
     const idle = (await createAzureBatchBackend({
       AZURE_BATCH_ACCOUNT_URL: emulator.url,
+      AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT: "true",
       AZURE_BATCH_ACCOUNT_NAME: emulator.accountName,
       AZURE_BATCH_ACCOUNT_KEY: emulator.accountKey,
       AZURE_BATCH_RUNNER: nodeProgram,
@@ -271,7 +273,7 @@ describe("Azure Batch backend configuration and VM sizes", () => {
   });
 
   test("the autoscale formula follows pending tasks, keeps a young pool at one node and scales an idle one to zero", () => {
-    const config = loadAzureBatchConfig({ AZURE_BATCH_ACCOUNT_URL: "https://acct.westeurope.batch.azure.com", AZURE_BATCH_MAX_NODES_PER_POOL: "5" });
+    const config = loadAzureBatchConfig({ AZURE_BATCH_ACCOUNT_URL: "https://acct.westeurope.batch.azure.com", AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT: "true", AZURE_BATCH_MAX_NODES_PER_POOL: "5" });
     const plan = poolPlan(config, DEFAULT_VM_SIZES[0]!, true);
     const now = Date.parse("2026-01-01T12:00:00Z");
     const run = (createdMinutesAgo: number, pending: number[]) => {
@@ -295,14 +297,14 @@ describe("Azure Batch backend configuration and VM sizes", () => {
   test("bad settings fail with the variable named and no secret echoed", () => {
     assert.throws(() => loadAzureBatchConfig({}), (err: Error) => err instanceof ConfigError && /AZURE_BATCH_ACCOUNT_URL/.test(err.message));
     assert.throws(
-      () => loadAzureBatchConfig({ AZURE_BATCH_ACCOUNT_URL: "https://acct.westeurope.batch.azure.com", AZURE_BATCH_ACCOUNT_KEY: "not base64!secret" }),
+      () => loadAzureBatchConfig({ AZURE_BATCH_ACCOUNT_URL: "https://acct.westeurope.batch.azure.com", AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT: "true", AZURE_BATCH_ACCOUNT_KEY: "not base64!secret" }),
       (err: Error) => err instanceof ConfigError && /AZURE_BATCH_ACCOUNT_KEY/.test(err.message) && !err.message.includes("secret"),
     );
     assert.throws(
-      () => loadAzureBatchConfig({ AZURE_BATCH_ACCOUNT_URL: "https://acct.westeurope.batch.azure.com", AZURE_BATCH_VM_SIZES: '[{"name":"Standard_D2s_v3","cores":0}]' }),
+      () => loadAzureBatchConfig({ AZURE_BATCH_ACCOUNT_URL: "https://acct.westeurope.batch.azure.com", AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT: "true", AZURE_BATCH_VM_SIZES: '[{"name":"Standard_D2s_v3","cores":0}]' }),
       (err: Error) => err instanceof ConfigError && /AZURE_BATCH_VM_SIZES\[0\]\.cores/.test(err.message),
     );
-    const config = loadAzureBatchConfig({ AZURE_BATCH_ACCOUNT_URL: "https://acct.westeurope.batch.azure.com" });
+    const config = loadAzureBatchConfig({ AZURE_BATCH_ACCOUNT_URL: "https://acct.westeurope.batch.azure.com", AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT: "true" });
     assert.equal(config.accountName, "acct");
     assert.equal(config.accountKey, undefined);
   });

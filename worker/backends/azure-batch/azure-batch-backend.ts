@@ -4,6 +4,7 @@ import { parseResultDocument } from "../../runner/result-document.js";
 import type { Attempt, AttemptResult, AttemptStatus, BackendCapabilities, CallOptions, ComputeBackend, SubmitOutcome } from "../compute-backend.js";
 import { BatchCallGate, codeOf, statusOf } from "./batch-call-gate.js";
 import { jobAddParameter, poolAddParameter, poolPlan, registriesForTask, RESULT_FILE, taskAddParameter, type PoolPlan } from "./batch-specs.js";
+import type { TaskDocuments } from "./task-documents.js";
 import { chooseVmSize } from "./vm-size-catalog.js";
 
 /**
@@ -74,6 +75,8 @@ export class AzureBatchBackend implements ComputeBackend {
   constructor(
     private readonly client: BatchServiceClient,
     private readonly config: AzureBatchConfig,
+    /** Where task documents go; undefined only with AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT. */
+    private readonly documents?: TaskDocuments,
   ) {
     this.gate = new BatchCallGate({ maxConcurrent: config.maxConcurrentCalls, maxRetries: config.maxRetries, maxRetryDelayMs: config.maxRetryDelayMs });
   }
@@ -154,7 +157,7 @@ export class AzureBatchBackend implements ComputeBackend {
   private async addTasks(plan: PoolPlan, items: { index: number; attempt: Attempt }[], outcomes: (SubmitOutcome | undefined)[]): Promise<void> {
     // Same attempt twice in one call: the later one waits for the first's answer.
     const seen = new Map<string, number>();
-    const unique: { index: number; attempt: Attempt; body: BatchServiceModels.TaskAddParameter; bytes: number }[] = [];
+    const firsts: { index: number; attempt: Attempt }[] = [];
     const duplicates: { index: number; of: number }[] = [];
     for (const item of items) {
       const first = seen.get(item.attempt.attemptId);
@@ -163,9 +166,19 @@ export class AzureBatchBackend implements ComputeBackend {
         continue;
       }
       seen.set(item.attempt.attemptId, item.index);
-      const body = taskAddParameter(this.config, item.attempt);
-      unique.push({ ...item, body, bytes: Buffer.byteLength(JSON.stringify(body)) });
+      firsts.push(item);
     }
+    const urls = await this.storeDocuments(firsts.map((item) => item.attempt));
+    const unique: { index: number; attempt: Attempt; body: BatchServiceModels.TaskAddParameter; bytes: number }[] = [];
+    firsts.forEach((item, i) => {
+      const url = urls[i];
+      if (url !== undefined && typeof url !== "string") {
+        outcomes[item.index] = { kind: "blocked", reason: url.reason };
+        return;
+      }
+      const body = taskAddParameter(this.config, item.attempt, url);
+      unique.push({ ...item, body, bytes: Buffer.byteLength(JSON.stringify(body)) });
+    });
     const chunks: (typeof unique)[] = [];
     let current: typeof unique = [];
     let bytes = 0;
@@ -181,6 +194,30 @@ export class AzureBatchBackend implements ComputeBackend {
     if (current.length > 0) chunks.push(current);
     await Promise.all(chunks.map((chunk) => this.addChunk(plan, chunk, outcomes)));
     for (const { index, of } of duplicates) outcomes[index] = outcomes[of];
+  }
+
+  /**
+   * Uploads the attempts' task documents, at most 16 at once; answers each one's URL, or why it
+   * could not be stored (status and code only: a storage error could quote a URL).
+   */
+  private async storeDocuments(attempts: readonly Attempt[]): Promise<(string | { reason: string } | undefined)[]> {
+    const documents = this.documents;
+    if (documents === undefined) return attempts.map(() => undefined);
+    const answers: (string | { reason: string })[] = [];
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < attempts.length; i = next++) {
+        try {
+          answers[i] = await documents.put(attempts[i] as Attempt);
+        } catch (err) {
+          const status = statusOf(err);
+          const code = codeOf(err);
+          answers[i] = { reason: `the task document could not be stored in blob storage (${[status, code].filter((x) => x !== undefined).join(" ") || "no answer"}); it will be tried again` };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, attempts.length) }, worker));
+    return answers;
   }
 
   private async addChunk(
@@ -548,6 +585,8 @@ export class AzureBatchBackend implements ComputeBackend {
         } catch (err) {
           if (statusOf(err) !== 404) throw err;
         }
+        // Documents are named by Batch task id. Best effort: an expired SAS makes a leftover useless.
+        await this.documents?.remove(parsed.taskId).catch(() => undefined);
         this.results.delete(handle);
         this.views.get(parsed.jobId)?.tasks.delete(lower(parsed.taskId));
         this.cancelled.delete(handle);

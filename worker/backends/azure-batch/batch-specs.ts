@@ -109,23 +109,31 @@ export function batchTaskId(attemptId: string): string {
 
 /** The name of the environment setting that carries the TES task document to the node. */
 export const TASK_DOCUMENT_ENV = "TES_TASK_DOCUMENT";
+/** The task document's resource file, relative to the task's working directory. */
+export const TASK_DOCUMENT_FILE = "task.json";
 /** Where the runner writes its result document, relative to the task directory (files API path). */
 export const RESULT_FILE = "wd/result.json";
 
 
-export function taskAddParameter(config: AzureBatchConfig, attempt: Attempt): BatchServiceModels.TaskAddParameter {
+/**
+ * The Batch task of an attempt. `documentUrl` is the task document's read-only, short-lived blob URL
+ * (task-documents.ts), which Batch downloads into the working directory as a resource file; without
+ * one (AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT, development only) the document rides in an
+ * environment setting, visible to anyone who can read the account's tasks.
+ */
+export function taskAddParameter(config: AzureBatchConfig, attempt: Attempt, documentUrl?: string): BatchServiceModels.TaskAddParameter {
   // Batch runs the command line without a shell (§3), so the script runs under /bin/sh -c; the
   // runner command itself may use $AZ_BATCH_* variables.
   const wd = '"$AZ_BATCH_TASK_WORKING_DIR"';
-  const script = [
-    `printf '%s' "$${TASK_DOCUMENT_ENV}" > ${wd}/task.json`,
-    `exec ${config.runnerCommand} run --task ${wd}/task.json --workdir ${wd}/attempt --result ${wd}/result.json --attempt-id ${shellQuote(attempt.attemptId)} --runtime ${config.containerRuntime}`,
-  ].join(" && ");
+  const run = `exec ${config.runnerCommand} run --task ${wd}/task.json --workdir ${wd}/attempt --result ${wd}/result.json --attempt-id ${shellQuote(attempt.attemptId)} --runtime ${config.containerRuntime}`;
+  const script = documentUrl === undefined ? `printf '%s' "$${TASK_DOCUMENT_ENV}" > ${wd}/task.json && ${run}` : run;
   return {
     id: batchTaskId(attempt.attemptId),
     displayName: `TES task ${attempt.taskId} attempt ${attempt.attempt}`.slice(0, 1024),
     commandLine: `/bin/sh -c ${shellQuote(script)}`,
-    environmentSettings: [{ name: TASK_DOCUMENT_ENV, value: toJsonString(TaskSchema, attempt.task) }],
+    ...(documentUrl === undefined
+      ? { environmentSettings: [{ name: TASK_DOCUMENT_ENV, value: toJsonString(TaskSchema, attempt.task) }] }
+      : { resourceFiles: [{ httpUrl: documentUrl, filePath: TASK_DOCUMENT_FILE }] }),
     // Retries are the worker's (a new attempt each); Batch keeps the files until we delete the task.
     constraints: { maxTaskRetryCount: 0, retentionTime: "P7D" },
     userIdentity: { autoUser: { scope: "pool", elevationLevel: "admin" } },

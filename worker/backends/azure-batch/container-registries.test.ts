@@ -21,7 +21,7 @@ import { poolAddParameter, poolPlan, registriesForTask, taskAddParameter } from 
  */
 const PASSWORD = "Reg1stryPassw0rd-do-not-leak";
 const IDENTITY = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/acr-pull";
-const URL_ENV = { AZURE_BATCH_ACCOUNT_URL: "https://acct.westeurope.batch.azure.com" };
+const URL_ENV = { AZURE_BATCH_ACCOUNT_URL: "https://acct.westeurope.batch.azure.com", AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT: "true" };
 const REGISTRIES = JSON.stringify([
   { server: "private.example.com", username: "robot", passwordSetting: "PRIVATE_REGISTRY_PASSWORD" },
   { server: "myacr.azurecr.io", identityResourceId: IDENTITY },
@@ -127,6 +127,7 @@ printf '%s' '{"version":1,"outcome":"complete","executors":[{"exitCode":0}],"out
     await chmod(runner, 0o755);
     return createAzureBatchBackend({
       AZURE_BATCH_ACCOUNT_URL: emulator.url,
+      AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT: "true",
       AZURE_BATCH_ACCOUNT_NAME: emulator.accountName,
       AZURE_BATCH_ACCOUNT_KEY: emulator.accountKey,
       AZURE_BATCH_RUNNER: runner,

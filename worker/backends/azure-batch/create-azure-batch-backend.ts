@@ -4,6 +4,7 @@ import { AzureIdentityCredentialAdapter, type ServiceClientCredentials } from "@
 import { loadAzureBatchConfig, type AzureBatchConfig } from "../../../src/config/azure-batch.js";
 import type { Env } from "../../../src/config/env-reader.js";
 import { AzureBatchBackend } from "./azure-batch-backend.js";
+import { TaskDocuments } from "./task-documents.js";
 
 /**
  * The Batch scope. A TokenCredential handed straight to BatchServiceClient would ask for
@@ -30,5 +31,11 @@ export function batchClient(config: AzureBatchConfig, credentials: ServiceClient
 /** TES_BACKEND=azure-batch: the backend from its settings in the environment. */
 export async function createAzureBatchBackend(env: Env, options: { credential?: TokenCredential } = {}): Promise<AzureBatchBackend> {
   const config = loadAzureBatchConfig(env);
-  return new AzureBatchBackend(batchClient(config, await batchCredentials(config, options.credential)), config);
+  let documents: TaskDocuments | undefined;
+  if (config.taskDocuments !== undefined) {
+    // Without a storage key, the same Entra identity as for Batch, asking Storage for a user delegation key.
+    const credential = config.taskDocuments.accountKey !== undefined ? undefined : (options.credential ?? new (await import("@azure/identity")).DefaultAzureCredential());
+    documents = new TaskDocuments(config.taskDocuments, credential);
+  }
+  return new AzureBatchBackend(batchClient(config, await batchCredentials(config, options.credential)), config, documents);
 }

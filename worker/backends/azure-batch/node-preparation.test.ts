@@ -17,7 +17,7 @@ import { createAzureBatchBackend } from "./create-azure-batch-backend.js";
 import { startScript } from "./node-preparation.js";
 
 const run = promisify(execFile);
-const URL_ENV = { AZURE_BATCH_ACCOUNT_URL: "https://acct.westeurope.batch.azure.com" };
+const URL_ENV = { AZURE_BATCH_ACCOUNT_URL: "https://acct.westeurope.batch.azure.com", AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT: "true" };
 const RUNNER_IMAGE = "myacr.azurecr.io/tes/server:1.2.3";
 
 function attempt(): Attempt {
@@ -102,6 +102,7 @@ describe("a node whose start task fails, at the emulator: the queued task says w
   test("the attempt stays queued with the start task's failure and the node to look at", async () => {
     const backend = await createAzureBatchBackend({
       AZURE_BATCH_ACCOUNT_URL: emulator.url,
+      AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT: "true",
       AZURE_BATCH_ACCOUNT_NAME: emulator.accountName,
       AZURE_BATCH_ACCOUNT_KEY: emulator.accountKey,
       AZURE_BATCH_RUNNER_IMAGE: RUNNER_IMAGE,
