@@ -91,6 +91,22 @@ for (const store of STORES) {
       assert.notEqual(second.tasks[0]?.id, first.tasks[0]?.id);
     });
 
+    test("list_tasks paging: following next_page_token with a filter visits every task once, newest first, and the last page has no token", async () => {
+      const name = `CompTest paging ${randomUUID()}`;
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push(await tes.createTask({ name, executors: [{ image: "alpine", command: ["true"] }] }));
+      const seen: string[] = [];
+      let token: string | undefined;
+      for (let pages = 0; pages < 10; pages++) {
+        const page = await tes.listTasks({ view: "BASIC", name_prefix: name, page_size: 2, ...(token === undefined ? {} : { page_token: token }) });
+        seen.push(...page.tasks.map((task) => task.id));
+        token = page.next_page_token;
+        if (token === undefined || token === "") break;
+      }
+      assert.deepEqual(seen, [...ids].reverse());
+      assert.ok(token === undefined || token === "", "the last page has no next_page_token");
+    });
+
     test("filter_task_by_name: name_prefix keeps only tasks whose name starts with it, newest first", async () => {
       const prefix = `ComplianceTest_FilterTaskByName_${randomUUID()}`;
       const older = await tes.createTask({ name: `${prefix}_1`, executors: [{ image: "alpine", command: ["true"] }] });
