@@ -22,6 +22,7 @@ export interface ContainerRegistryConfig {
 const SERVER = /^(localhost|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+)(:\d{1,5})?$/;
 const USER_ASSIGNED_IDENTITY = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/[^/]+$/i;
 const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SECRET_SETTING = /PASSWORD|SECRET|TOKEN/i;
 
 /** AZURE_BATCH_CONTAINER_REGISTRIES: a JSON list; errors name the entry and field, never a value read from a password setting. */
 export function parseContainerRegistries(name: string, raw: string | undefined, env: Env): ContainerRegistryConfig[] {
@@ -58,6 +59,8 @@ export function parseContainerRegistries(name: string, raw: string | undefined, 
     }
     if (typeof e.username !== "string" || e.username === "") throw new ConfigError(`${at}.username must be a non-empty string`);
     if (typeof e.passwordSetting !== "string" || !SETTING_NAME.test(e.passwordSetting)) throw new ConfigError(`${at}.passwordSetting must name an environment variable`);
+    // The logger scrubs the values of settings with such names from every line (src/logging/secret-scrubber.ts).
+    if (!SECRET_SETTING.test(e.passwordSetting)) throw new ConfigError(`${at}.passwordSetting must name a variable whose name contains PASSWORD, SECRET or TOKEN, so that logs scrub its value`);
     const password = env[e.passwordSetting];
     if (password === undefined || password === "") throw new ConfigError(`${at}.passwordSetting names ${e.passwordSetting}, which is not set`);
     return { server, username: e.username, password };

@@ -67,7 +67,7 @@ export interface TaskDocumentsConfig {
   serviceUrl: string;
   accountName: string;
   containerName: string;
-  /** AZURE_BATCH_TASK_DOCUMENTS_KEY: the storage account key (a Key Vault reference, best); unset: Microsoft Entra ID and user delegation SAS. */
+  /** AZURE_BATCH_TASK_DOCUMENTS_ACCOUNT_KEY: the storage account key (a Key Vault reference, best); unset: Microsoft Entra ID and user delegation SAS. */
   accountKey: string | undefined;
   /** AZURE_BATCH_TASK_DOCUMENT_SAS_TTL_SECONDS: how long a document's read SAS lasts; a task not started by then fails to start. Default 12 h. */
   sasTtlSeconds: number;
@@ -94,8 +94,8 @@ function parseTaskDocuments(read: EnvReader): TaskDocumentsConfig | undefined {
   const containerName = segments[expected - 1] as string;
   if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(containerName)) throw new ConfigError("AZURE_BATCH_TASK_DOCUMENTS_URL: the container name must be 3–63 lower-case letters, digits and single hyphens");
   const accountName = pathStyle ? (segments[0] as string) : (url.hostname.split(".")[0] as string);
-  const key = read.optionalString("AZURE_BATCH_TASK_DOCUMENTS_KEY");
-  if (key !== undefined && !/^[A-Za-z0-9+/]+={0,2}$/.test(key)) throw new ConfigError("AZURE_BATCH_TASK_DOCUMENTS_KEY must be base64");
+  const key = read.optionalString("AZURE_BATCH_TASK_DOCUMENTS_ACCOUNT_KEY");
+  if (key !== undefined && !/^[A-Za-z0-9+/]+={0,2}$/.test(key)) throw new ConfigError("AZURE_BATCH_TASK_DOCUMENTS_ACCOUNT_KEY must be base64");
   return {
     serviceUrl: `${url.protocol}//${url.host}${pathStyle ? `/${accountName}` : ""}`,
     accountName,

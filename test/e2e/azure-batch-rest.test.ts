@@ -83,7 +83,7 @@ describe("tasks end to end through the REST API on the Azure Batch backend (emul
         AZURE_BATCH_LIST_INTERVAL_MS: "0",
         AZURE_BATCH_MAX_RETRY_DELAY_MS: "200",
         AZURE_BATCH_TASK_DOCUMENTS_URL: `http://${azurite.host}/${AZURITE_ACCOUNT}/tes-batch-tasks`,
-        AZURE_BATCH_TASK_DOCUMENTS_KEY: AZURITE_KEY,
+        AZURE_BATCH_TASK_DOCUMENTS_ACCOUNT_KEY: AZURITE_KEY,
         AZURE_BATCH_TASK_DOCUMENT_SAS_TTL_SECONDS: "600",
       },
       60_000,

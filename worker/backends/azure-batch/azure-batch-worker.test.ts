@@ -79,7 +79,7 @@ describe("worker pool + Azure Batch backend + Batch emulator + runner", () => {
       AZURE_BATCH_LIST_INTERVAL_MS: "0",
       AZURE_BATCH_MAX_RETRY_DELAY_MS: "200",
       AZURE_BATCH_TASK_DOCUMENTS_URL: `http://${azurite.host}/${AZURITE_ACCOUNT}/tes-batch-tasks`,
-      AZURE_BATCH_TASK_DOCUMENTS_KEY: AZURITE_KEY,
+      AZURE_BATCH_TASK_DOCUMENTS_ACCOUNT_KEY: AZURITE_KEY,
     });
     config = loadWorkerConfig({
       REDIS_URL: TEST_REDIS_URL,

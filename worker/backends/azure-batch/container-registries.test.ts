@@ -53,8 +53,9 @@ describe("Azure Batch private registries: settings", () => {
     const refused = (fn: () => unknown, pattern: RegExp) =>
       assert.throws(fn, (err: Error) => err instanceof ConfigError && pattern.test(err.message) && !err.message.includes(PASSWORD), pattern.source);
     refused(load([{ server: "r.example.com", username: "u", password: PASSWORD }]), /\[0\]\.password is not accepted.*passwordSetting/);
-    refused(load([{ server: "r.example.com", username: "u", passwordSetting: "MISSING_PW" }]), /\[0\]\.passwordSetting names MISSING_PW, which is not set/);
-    refused(load([{ server: "r.example.com", username: "u", passwordSetting: "PW", identityResourceId: IDENTITY }], { PW: PASSWORD }), /\[0\] needs either username and passwordSetting, or identityResourceId/);
+    refused(load([{ server: "r.example.com", username: "u", passwordSetting: "MISSING_PASSWORD" }]), /\[0\]\.passwordSetting names MISSING_PASSWORD, which is not set/);
+    refused(load([{ server: "r.example.com", username: "u", passwordSetting: "ACR_CRED" }], { ACR_CRED: PASSWORD }), /\[0\]\.passwordSetting must name a variable whose name contains PASSWORD, SECRET or TOKEN/);
+    refused(load([{ server: "r.example.com", username: "u", passwordSetting: "PW_PASSWORD", identityResourceId: IDENTITY }], { PW_PASSWORD: PASSWORD }), /\[0\] needs either username and passwordSetting, or identityResourceId/);
     refused(load([{ server: "r.example.com" }]), /\[0\] needs either/);
     refused(load([{ server: "myacr.azurecr.io", identityResourceId: "acr-pull" }]), /\[0\]\.identityResourceId must be a user-assigned identity's resource id/);
     refused(load([{ server: "not a host", identityResourceId: IDENTITY }]), /\[0\]\.server must be a registry host/);

@@ -28,7 +28,7 @@ describe("task documents: settings", () => {
   test("a container URL, cloud or path-style (Azurite), gives the service, account and container", () => {
     const cloud = loadAzureBatchConfig({ ...BASE, AZURE_BATCH_TASK_DOCUMENTS_URL: "https://tesdata.blob.core.windows.net/tes-tasks" }).taskDocuments;
     assert.deepEqual(cloud, { serviceUrl: "https://tesdata.blob.core.windows.net", accountName: "tesdata", containerName: "tes-tasks", accountKey: undefined, sasTtlSeconds: 43_200 });
-    const local = loadAzureBatchConfig({ ...BASE, AZURE_BATCH_TASK_DOCUMENTS_URL: "http://127.0.0.1:10000/devstoreaccount1/docs", AZURE_BATCH_TASK_DOCUMENTS_KEY: AZURITE_KEY, AZURE_BATCH_TASK_DOCUMENT_SAS_TTL_SECONDS: "900" }).taskDocuments;
+    const local = loadAzureBatchConfig({ ...BASE, AZURE_BATCH_TASK_DOCUMENTS_URL: "http://127.0.0.1:10000/devstoreaccount1/docs", AZURE_BATCH_TASK_DOCUMENTS_ACCOUNT_KEY: AZURITE_KEY, AZURE_BATCH_TASK_DOCUMENT_SAS_TTL_SECONDS: "900" }).taskDocuments;
     assert.deepEqual(local, { serviceUrl: "http://127.0.0.1:10000/devstoreaccount1", accountName: "devstoreaccount1", containerName: "docs", accountKey: AZURITE_KEY, sasTtlSeconds: 900 });
     assert.equal(loadAzureBatchConfig({ ...BASE, AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT: "true" }).taskDocuments, undefined);
   });
@@ -40,7 +40,7 @@ describe("task documents: settings", () => {
     refused({ AZURE_BATCH_TASK_DOCUMENTS_URL: "https://a.blob.core.windows.net/c?sv=1&sig=Secret" }, /must be a plain container URL, with no query \(SAS\)/);
     refused({ AZURE_BATCH_TASK_DOCUMENTS_URL: "https://a.blob.core.windows.net/c/sub" }, /must name one container/);
     refused({ AZURE_BATCH_TASK_DOCUMENTS_URL: "https://a.blob.core.windows.net/Bad_Name" }, /container name must be 3–63/);
-    refused({ AZURE_BATCH_TASK_DOCUMENTS_URL: "https://a.blob.core.windows.net/c0c", AZURE_BATCH_TASK_DOCUMENTS_KEY: "Secret!" }, /AZURE_BATCH_TASK_DOCUMENTS_KEY must be base64/);
+    refused({ AZURE_BATCH_TASK_DOCUMENTS_URL: "https://a.blob.core.windows.net/c0c", AZURE_BATCH_TASK_DOCUMENTS_ACCOUNT_KEY: "Secret!" }, /AZURE_BATCH_TASK_DOCUMENTS_ACCOUNT_KEY must be base64/);
     refused({ AZURE_BATCH_TASK_DOCUMENTS_URL: "https://a.blob.core.windows.net/c0c", AZURE_BATCH_TASK_DOCUMENT_SAS_TTL_SECONDS: "60" }, /AZURE_BATCH_TASK_DOCUMENT_SAS_TTL_SECONDS/);
   });
 
@@ -59,7 +59,7 @@ describe("task documents in blob storage (Azurite)", () => {
   let documents: TaskDocuments;
   before(async () => {
     azurite = await startAzurite();
-    const config = loadAzureBatchConfig({ ...BASE, AZURE_BATCH_TASK_DOCUMENTS_URL: `http://${azurite.host}/${AZURITE_ACCOUNT}/tes-docs`, AZURE_BATCH_TASK_DOCUMENTS_KEY: AZURITE_KEY, AZURE_BATCH_TASK_DOCUMENT_SAS_TTL_SECONDS: "300" });
+    const config = loadAzureBatchConfig({ ...BASE, AZURE_BATCH_TASK_DOCUMENTS_URL: `http://${azurite.host}/${AZURITE_ACCOUNT}/tes-docs`, AZURE_BATCH_TASK_DOCUMENTS_ACCOUNT_KEY: AZURITE_KEY, AZURE_BATCH_TASK_DOCUMENT_SAS_TTL_SECONDS: "300" });
     documents = new TaskDocuments(config.taskDocuments!);
   });
   after(async () => {
