@@ -77,6 +77,14 @@ describe("task state machine", () => {
     assert.equal(followAttempt(task(State.RUNNING), { phase: "initializing" }, options), undefined);
   });
 
+  test("a running attempt whose first executor has not ended yet gets a start time: the first poll that saw it run", () => {
+    const step = followAttempt(task(State.INITIALIZING), { phase: "running" }, options);
+    assert.equal(step?.task.state, State.RUNNING);
+    assert.equal(step?.task.logs[0]?.startTime, now.toISOString());
+    const later = { ...options, now: new Date("2026-11-28T06:05:00.000Z") };
+    assert.equal(followAttempt(step!.task, { phase: "running" }, later), undefined);
+  });
+
   test("an ended attempt's result fills the log, and its outcome picks the state", () => {
     const result: AttemptResult = {
       outcome: "executor_error",

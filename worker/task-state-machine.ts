@@ -164,7 +164,9 @@ export function followAttempt(task: Task, status: AttemptStatus, options: Follow
     case "running": {
       const executors = status.executorLogs?.map(executorLog);
       const current = lastLog(task);
-      const startTime = current.startTime || status.executorLogs?.[0]?.startTime || "";
+      // Before any executor has ended, the first poll that sees the attempt running is the best
+      // start time known; the result document's own start time replaces it when the attempt ends.
+      const startTime = current.startTime || status.executorLogs?.[0]?.startTime || now;
       // Polls repeat themselves; most find nothing new, and write nothing.
       if (
         task.state === State.RUNNING &&
