@@ -87,9 +87,9 @@ export class RouteTable {
   /** `path` is the request path without the query string. */
   match(httpMethod: string, path: string): RouteMatch {
     if (!path.startsWith("/")) return { kind: "no-route" };
-    let trimmed = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
-    if (trimmed === "/") trimmed = "";
-    const segments = trimmed === "" ? [] : trimmed.slice(1).split("/");
+    // Empty segments are dropped: clients whose base URL ends in "/" send "//tasks", and many
+    // send a trailing slash.
+    const segments = path.split("/").filter((segment) => segment !== "");
     const method = httpMethod === "HEAD" ? "GET" : httpMethod;
     const allowed = new Set<string>();
     for (const route of this.routes) {

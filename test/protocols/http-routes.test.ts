@@ -53,11 +53,15 @@ describe("REST routes from google.api.http", () => {
     assert.equal(table.match("GET", "/ga4gh/tes/v1/tasks/%E0%A4%A").kind, "no-route");
   });
 
-  it("tells a wrong method from an unknown path, and accepts one trailing slash", () => {
+  it("tells a wrong method from an unknown path, and ignores empty segments (a trailing slash, a doubled one)", () => {
     const table = new RouteTable(routesOf([TaskService]));
     assert.deepEqual(table.match("PUT", "/v1/tasks"), { kind: "wrong-method", allowed: ["GET", "POST"] });
     assert.deepEqual(table.match("GET", "/v2/tasks"), { kind: "no-route" });
     assert.equal(table.match("GET", "/v1/tasks/").kind, "found");
+    assert.equal(table.match("GET", "/ga4gh/tes/v1//tasks").kind, "found");
+    const get = table.match("GET", "//ga4gh/tes/v1/tasks//abc");
+    assert.equal(get.kind === "found" && get.route.method.name, "GetTask");
+    assert.deepEqual(get.kind === "found" && get.bindings, [[["id"], "abc"]]);
     assert.equal(table.match("HEAD", "/v1/service-info").kind, "found");
   });
 
