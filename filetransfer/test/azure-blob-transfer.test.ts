@@ -6,7 +6,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BlobServiceClient, ContainerClient, ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type Azurite } from "./support/azurite.js";
-import { startCutOnceProxy } from "./support/cut-once-proxy.js";
+import { startCuttingProxy } from "./support/cutting-proxy.js";
 import { generatedBuffer, md5Of } from "./support/generated-data.js";
 import { assertBoundedMemory } from "./support/memory-bound.js";
 import { runCli } from "./support/run-cli.js";
@@ -136,20 +136,20 @@ describe("Azure Blob: Azurite on loopback", () => {
   it("survives a connection dropped mid-transfer, both ways", async () => {
     const data = await generatedBuffer(24 * 1024 * 1024, 21);
     await container.getBlockBlobClient("drop/source.bin").uploadData(data);
-    const proxy = await startCutOnceProxy({ host: "127.0.0.1", port: azurite.port }, 6 * 1024 * 1024);
+    const proxy = await startCuttingProxy({ targetPort: azurite.port, afterBytes: 6 * 1024 * 1024 });
     const proxyHost = `127.0.0.1:${proxy.port}`;
     const root = await makeTempDir("azure-drop");
     const proxied = { ...env, FILETRANSFER_AZURE_BLOB_PATH_STYLE_HOSTS: `${azurite.host},${proxyHost}` };
     try {
       const down = await runCli("download", { root: root.path, inputs: [{ url: sasUrl("drop/source.bin", proxyHost), path: "/in/source.bin" }] }, work.path, { env: proxied });
       assert.equal(down.code, 0, down.stderr);
-      assert.equal(proxy.cuts(), 1, "the proxy cut the download's connection");
+      assert.equal(proxy.cuts, 1, "the proxy cut the download's connection");
       assert.deepEqual(await md5Of(createReadStream(path.join(root.path, "in/source.bin"))), createHash("md5").update(data).digest());
 
       proxy.armAgain(200); // cut the upload's connection as soon as Azurite starts answering
       const up = await runCli("upload", { root: root.path, outputs: [{ url: sasUrl("drop/copy.bin", proxyHost), path: "/in/source.bin" }] }, work.path, { env: proxied });
       assert.equal(up.code, 0, up.stderr);
-      assert.equal(proxy.cuts(), 2, "the proxy cut the upload's connection");
+      assert.equal(proxy.cuts, 2, "the proxy cut the upload's connection");
       assert.deepEqual(await container.getBlobClient("drop/copy.bin").downloadToBuffer(), data);
     } finally {
       await proxy.close();
@@ -160,7 +160,7 @@ describe("Azure Blob: Azurite on loopback", () => {
   it("abandons and resumes a download whose connection goes silent", async () => {
     const data = await generatedBuffer(8 * 1024 * 1024, 22);
     await container.getBlockBlobClient("stall/source.bin").uploadData(data);
-    const proxy = await startCutOnceProxy({ host: "127.0.0.1", port: azurite.port }, 3 * 1024 * 1024, { stall: true });
+    const proxy = await startCuttingProxy({ targetPort: azurite.port, afterBytes: 3 * 1024 * 1024, stall: true });
     const proxyHost = `127.0.0.1:${proxy.port}`;
     const root = await makeTempDir("azure-stall");
     try {
@@ -169,7 +169,7 @@ describe("Azure Blob: Azurite on loopback", () => {
         env: { ...env, FILETRANSFER_AZURE_BLOB_PATH_STYLE_HOSTS: proxyHost, FILETRANSFER_IDLE_TIMEOUT_MS: "700" },
       });
       assert.equal(run.code, 0, run.stderr);
-      assert.equal(proxy.cuts(), 1, "the proxy went silent once");
+      assert.equal(proxy.cuts, 1, "the proxy went silent once");
       assert.ok(Date.now() - started < 20_000);
       assert.deepEqual(await readFile(path.join(root.path, "in/s.bin")), data);
     } finally {

@@ -49,6 +49,38 @@ export async function rejectsWithKind(promise: Promise<unknown>, kind: ProviderE
   return error;
 }
 
+/**
+ * Reads a body whose connection is cut mid-transfer: it must fail, not end short. Returns the bytes
+ * received before the cut. `onReceived` sees the running count, e.g. to cut the connection itself.
+ */
+export async function readUntilCut(body: Readable, totalBytes: number, onReceived?: (receivedBytes: number, chunk: Buffer) => void): Promise<Buffer> {
+  const received: Buffer[] = [];
+  let receivedBytes = 0;
+  const cut = await new Promise<unknown>((resolve) => {
+    body.on("data", (chunk: Buffer) => {
+      received.push(chunk);
+      receivedBytes += chunk.length;
+      onReceived?.(receivedBytes, chunk);
+    });
+    body.once("error", resolve);
+    body.once("end", () => resolve(undefined));
+  });
+  assert.ok(cut instanceof Error, "the first read ends in an error, not a short success");
+  const got = Buffer.concat(received);
+  assert.ok(got.length > 0 && got.length < totalBytes, `received ${got.length} bytes before the cut`);
+  return got;
+}
+
+/** A write whose connection is cut mid-transfer must fail as worth retrying, not as refused credentials. */
+export async function assertWriteCut(write: Promise<void>): Promise<void> {
+  const error = await write.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  assert.ok(error instanceof Error, "the cut upload fails");
+  assert.notEqual((error as { kind?: string }).kind, "access-denied");
+}
+
 export function describeRemoteProviderContract(name: string, fixture: () => RemoteFixture): void {
   describe(`${name} provider contract`, () => {
     it("reads an object stored by someone else, whole and from an offset", async () => {
