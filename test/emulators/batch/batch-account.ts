@@ -1,4 +1,3 @@
-import { validateContainerConfiguration } from "./container-configuration.js";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type {
@@ -12,16 +11,11 @@ import type {
   TaskExecution,
   TaskRecord,
 } from "./account-model.js";
-import {
-  FormulaEvaluationError,
-  FormulaSyntaxError,
-  SERIES_VARIABLES,
-  evaluateFormula,
-  parseFormula,
-  type NodeDeallocationOption,
-  type Statement,
-} from "./autoscale-formula.js";
+import { SERIES_VARIABLES, type NodeDeallocationOption, type Statement } from "./autoscale-formula.js";
 import { BatchError, batchTime, errors, propertyError } from "./batch-error.js";
+import { validateContainerConfiguration } from "./container-configuration.js";
+import { autoScaleRun, evaluationInterval, parseFormulaOrThrow, takeSamples } from "./pool-autoscale.js";
+import { validateTaskBody, type ValidTaskBody } from "./task-body.js";
 import { coresOf, type EmulatorTiming } from "./emulator-options.js";
 import type { FaultPlan } from "./fault-plan.js";
 import { formatDuration } from "./iso-duration.js";
@@ -64,8 +58,6 @@ export interface AccountConfig {
 const DEALLOCATION = ["requeue", "terminate", "taskcompletion", "retaineddata"] as const;
 /** How many finished tasks a node lists in recentTasks. */
 const RECENT_TASKS = 20;
-/** Samples kept per autoscale series. */
-const MAX_SAMPLES = 10_000;
 
 export class BatchAccount {
   readonly pools = new Map<string, PoolRecord>();
@@ -200,8 +192,8 @@ export class BatchAccount {
         throw propertyError(errors.invalidPropertyValue, targetDedicatedNodes !== undefined ? "targetDedicatedNodes" : "targetLowPriorityNodes", "cannot be set when enableAutoScale is true");
       }
       formula = requireString(body, "autoScaleFormula");
-      statements = this.parseFormulaOrThrow(formula);
-      intervalMs = this.evaluationInterval(body);
+      statements = parseFormulaOrThrow(formula);
+      intervalMs = evaluationInterval(body, this.config.timing.minAutoScaleEvaluationIntervalMs);
     } else if (body.autoScaleFormula !== undefined && body.autoScaleFormula !== null) {
       throw propertyError(errors.invalidPropertyValue, "autoScaleFormula", "cannot be set when enableAutoScale is false");
     }
@@ -249,30 +241,6 @@ export class BatchAccount {
     return pool;
   }
 
-  private parseFormulaOrThrow(formula: string): Statement[] {
-    try {
-      return parseFormula(formula);
-    } catch (err) {
-      if (err instanceof FormulaSyntaxError) {
-        if (/longer than 8 KB|more than 100/.test(err.message)) throw propertyError(errors.autoScaleFormulaTooLong, "autoScaleFormula", err.message);
-        throw propertyError(errors.autoScalingFormulaSyntaxError, "autoScaleFormula", err.message);
-      }
-      throw err;
-    }
-  }
-
-  private evaluationInterval(body: Json): number {
-    const ms = optionalDuration(body, "autoScaleEvaluationInterval") ?? 15 * 60_000;
-    // §5: min 5 min, max 168 h, else 400.
-    if (ms < this.config.timing.minAutoScaleEvaluationIntervalMs || ms > 168 * 3_600_000) {
-      throw new BatchError(400, errors.invalidAutoScalingSettings().code, errors.invalidAutoScalingSettings().message, [
-        { key: "PropertyName", value: "autoScaleEvaluationInterval" },
-        { key: "Reason", value: "must be between 5 minutes and 168 hours" },
-      ]);
-    }
-    return ms;
-  }
-
   private usablePool(id: string): PoolRecord {
     const pool = this.getPool(id);
     if (pool.state === "deleting") throw errors.poolBeingDeleted();
@@ -318,8 +286,8 @@ export class BatchAccount {
     const pool = this.usablePool(id);
     const formula = optionalString(body, "autoScaleFormula") ?? pool.autoScaleFormula;
     if (formula === undefined) throw propertyError(errors.missingRequiredProperty, "autoScaleFormula");
-    const statements = this.parseFormulaOrThrow(formula);
-    const intervalMs = body.autoScaleEvaluationInterval === undefined ? pool.autoScaleEvaluationIntervalMs : this.evaluationInterval(body);
+    const statements = parseFormulaOrThrow(formula);
+    const intervalMs = body.autoScaleEvaluationInterval === undefined ? pool.autoScaleEvaluationIntervalMs : evaluationInterval(body, this.config.timing.minAutoScaleEvaluationIntervalMs);
     if (pool.allocationState === "resizing" && !pool.enableAutoScale) throw errors.poolBeingResized();
     const nowMs = Date.now();
     if (pool.lastEnableAutoScaleMs !== undefined && nowMs - pool.lastEnableAutoScaleMs < this.config.timing.enableAutoScaleSpacingMs) {
@@ -351,7 +319,7 @@ export class BatchAccount {
     const pool = this.usablePool(id);
     const formula = requireString(body, "autoScaleFormula");
     if (!pool.enableAutoScale) throw errors.autoScaleNotEnabled();
-    return this.autoScaleRun(pool, this.parseFormulaOrThrow(formula)).run;
+    return autoScaleRun(pool, this.now(), this.config.timing.autoScaleSampleIntervalMs, parseFormulaOrThrow(formula)).run;
   }
 
   /** Control API: evaluate a pool's formula now, as the service does at each interval. */
@@ -361,48 +329,9 @@ export class BatchAccount {
     this.runAutoScale(pool);
   }
 
-  private autoScaleContext(pool: PoolRecord) {
-    let dedicated = 0;
-    let lowPriority = 0;
-    let preempted = 0;
-    let usable = 0;
-    for (const node of pool.nodes.values()) {
-      if (node.isDedicated) dedicated += 1;
-      else lowPriority += 1;
-      if (node.state === "preempted") preempted += 1;
-      if (node.state === "idle" || node.state === "running") usable += 1;
-    }
-    return {
-      nowMs: Date.now(),
-      sampleIntervalMs: this.config.timing.autoScaleSampleIntervalMs,
-      series: pool.samples,
-      numbers: {
-        $CurrentDedicatedNodes: dedicated,
-        $CurrentLowPriorityNodes: lowPriority,
-        $PreemptedNodeCount: preempted,
-        $UsableNodeCount: usable,
-      },
-    };
-  }
-
-  private autoScaleRun(pool: PoolRecord, statements: readonly Statement[]) {
-    const timestamp = batchTime(this.now());
-    try {
-      const outcome = evaluateFormula(statements, this.autoScaleContext(pool));
-      return { run: { timestamp, results: outcome.results } as Json, outcome };
-    } catch (err) {
-      if (!(err instanceof FormulaEvaluationError)) throw err;
-      // The service's error code for a failed evaluation is unconfirmed.
-      return {
-        run: { timestamp, error: { code: "AutoScalingFormulaEvaluationError", message: err.message, values: [] } } as Json,
-        outcome: undefined,
-      };
-    }
-  }
-
   private runAutoScale(pool: PoolRecord): void {
     if (pool.autoScaleStatements === undefined) return;
-    const { run, outcome } = this.autoScaleRun(pool, pool.autoScaleStatements);
+    const { run, outcome } = autoScaleRun(pool, this.now(), this.config.timing.autoScaleSampleIntervalMs, pool.autoScaleStatements);
     pool.autoScaleRun = run;
     pool.nextAutoScaleAtMs = Date.now() + (this.config.timing.autoScaleEvaluationEveryMs ?? pool.autoScaleEvaluationIntervalMs);
     if (outcome === undefined) return;
@@ -663,41 +592,14 @@ export class BatchAccount {
 
   // ------------------------------------------------------------------ tasks (§3, §4)
 
-  /** Validates one task body; throws the 400 the service gives for it. */
-  private validateTask(body: Json): { id: string; maxTaskRetryCount: number; maxWallClockMs: number; requiredSlots: number } {
-    const id = requireId(body);
-    requireString(body, "commandLine");
-    refuseUnemulated(body, ["outputFiles", "exitConditions", "dependsOn", "multiInstanceSettings", "applicationPackageReferences", "authenticationTokenSettings", "affinityInfo"]);
-    if (body.containerSettings !== undefined && body.containerSettings !== null) {
-      requireString(asObject(body.containerSettings, "containerSettings"), "imageName", "containerSettings.imageName");
-    }
-    const resourceFiles = body.resourceFiles;
-    if (resourceFiles !== undefined && resourceFiles !== null) {
-      if (!Array.isArray(resourceFiles)) throw propertyError(errors.invalidPropertyValue, "resourceFiles", "must be a list");
-      resourceFiles.forEach((item, i) => {
-        const file = asObject(item, `resourceFiles[${i}]`);
-        refuseUnemulated(file, ["autoStorageContainerName", "storageContainerUrl"], `resourceFiles[${i}].`);
-        requireString(file, "httpUrl", `resourceFiles[${i}].httpUrl`);
-        requireString(file, "filePath", `resourceFiles[${i}].filePath`);
-      });
-    }
-    environmentSettings(body, "environmentSettings");
-    const constraints = body.constraints === undefined || body.constraints === null ? {} : asObject(body.constraints, "constraints");
-    const maxWallClockMs = optionalDuration(constraints, "maxWallClockTime", "constraints.maxWallClockTime") ?? Number.MAX_SAFE_INTEGER;
-    optionalDuration(constraints, "retentionTime", "constraints.retentionTime");
-    const maxTaskRetryCount = optionalInteger(constraints, "maxTaskRetryCount", { min: -1, max: 1_000_000 }, "constraints.maxTaskRetryCount") ?? 0;
-    const requiredSlots = optionalInteger(body, "requiredSlots", { min: 1, max: 256 }) ?? 1;
-    return { id, maxTaskRetryCount, maxWallClockMs, requiredSlots };
-  }
-
   addTask(jobId: string, body: Json): TaskRecord {
     const job = this.jobAcceptingTasks(jobId);
-    const valid = this.validateTask(body);
+    const valid = validateTaskBody(body);
     if (job.tasks.has(valid.id.toLowerCase())) throw errors.taskExists();
     return this.insertTask(job, body, valid);
   }
 
-  private insertTask(job: JobRecord, body: Json, valid: ReturnType<BatchAccount["validateTask"]>): TaskRecord {
+  private insertTask(job: JobRecord, body: Json, valid: ValidTaskBody): TaskRecord {
     const now = this.now();
     job.taskSequence += 1;
     const jobConstraints = (job.spec.constraints ?? {}) as Json;
@@ -737,7 +639,7 @@ export class BatchAccount {
       }
       try {
         const taskBody = asObject(item, `value[${index}]`);
-        const valid = this.validateTask(taskBody);
+        const valid = validateTaskBody(taskBody);
         if (job.tasks.has(valid.id.toLowerCase())) throw errors.taskExists();
         const task = this.insertTask(job, taskBody, valid);
         return { status: "success", taskId: task.id, eTag: task.eTag, lastModified: batchTime(task.lastModified), location: this.url(`/jobs/${job.id}/tasks/${task.id}`) };
@@ -1074,7 +976,7 @@ export class BatchAccount {
         }
         continue;
       }
-      if (nowMs >= pool.nextSampleAtMs) this.sample(pool, nowMs);
+      if (nowMs >= pool.nextSampleAtMs) takeSamples(pool, this.jobs.values(), nowMs, this.config.timing.autoScaleSampleIntervalMs);
       if (pool.enableAutoScale && pool.nextAutoScaleAtMs !== undefined && nowMs >= pool.nextAutoScaleAtMs) this.runAutoScale(pool);
       if (pool.allocationState === "resizing" && pool.resizeDueAtMs !== undefined && nowMs >= pool.resizeDueAtMs) this.completeResize(pool);
       for (const node of pool.nodes.values()) this.stepNode(node, nowMs);
@@ -1110,32 +1012,6 @@ export class BatchAccount {
     } else {
       node.nextStepAtMs = undefined;
     }
-  }
-
-  private sample(pool: PoolRecord, nowMs: number): void {
-    pool.nextSampleAtMs = nowMs + this.config.timing.autoScaleSampleIntervalMs;
-    let active = 0;
-    let running = 0;
-    let succeeded = 0;
-    let failed = 0;
-    for (const job of this.jobs.values()) {
-      if (job.poolId.toLowerCase() !== pool.id.toLowerCase()) continue;
-      for (const task of job.tasks.values()) {
-        if (task.state === "active") active += job.state === "active" ? 1 : 0;
-        else if (task.state === "completed") task.execution.result === "success" ? (succeeded += 1) : (failed += 1);
-        else running += 1;
-      }
-    }
-    const push = (name: keyof PoolRecord["samples"], value: number) => {
-      const list = pool.samples[name];
-      list.push({ atMs: nowMs, value });
-      if (list.length > MAX_SAMPLES) list.splice(0, list.length - MAX_SAMPLES);
-    };
-    push("$ActiveTasks", active);
-    push("$RunningTasks", running);
-    push("$PendingTasks", active + running);
-    push("$SucceededTasks", succeeded);
-    push("$FailedTasks", failed);
   }
 
   private schedule(job: JobRecord): void {
