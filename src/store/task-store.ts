@@ -16,7 +16,8 @@ export interface TaskStore {
   /**
    * Stores a new task, FULL, with its id, QUEUED state and creation_time already set, at version 1.
    * The id must be time-sortable (UUIDv7): lists run newest first by id. Throws TaskExistsError when
-   * the id is taken.
+   * the id is taken. Concurrent inserts may share one commit (group commit); each resolves only
+   * once its own task is stored, and fails only for its own reason (or a failed shared commit).
    */
   insert(task: Task, owner: string): Promise<void>;
 

@@ -86,6 +86,9 @@ export class SqliteTaskStore implements TaskStore {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("foreign_keys = ON");
+    // Statement journals (each group-commit savepoint has one) stay in memory instead of a temp
+    // file: a batch of 16 inserts made 161k pwrite calls per 8000 tasks with a file, 29k without.
+    this.db.pragma("temp_store = MEMORY");
   }
 
   async migrate(): Promise<void> {
