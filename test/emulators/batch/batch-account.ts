@@ -11,10 +11,10 @@ import type {
   TaskExecution,
   TaskRecord,
 } from "./account-model.js";
-import { SERIES_VARIABLES, type NodeDeallocationOption, type Statement } from "./autoscale-formula.js";
+import { SERIES_VARIABLES, type NodeDeallocationOption } from "./autoscale-formula.js";
 import { BatchError, batchTime, errors, propertyError } from "./batch-error.js";
-import { validateContainerConfiguration } from "./container-configuration.js";
 import { autoScaleRun, evaluationInterval, parseFormulaOrThrow, takeSamples } from "./pool-autoscale.js";
+import { validatePoolBody } from "./pool-body.js";
 import { validateTaskBody, type ValidTaskBody } from "./task-body.js";
 import { coresOf, type EmulatorTiming } from "./emulator-options.js";
 import type { FaultPlan } from "./fault-plan.js";
@@ -171,37 +171,10 @@ export class BatchAccount {
   // ------------------------------------------------------------------ pools (§3, §5)
 
   addPool(body: Json): PoolRecord {
-    const id = requireId(body);
-    const vmSize = requireString(body, "vmSize");
-    refuseUnemulated(body, ["cloudServiceConfiguration", "applicationPackageReferences", "certificateReferences", "mountConfiguration", "userAccounts"]);
-    const vmConfig = requireObject(body, "virtualMachineConfiguration");
-    requireObject(vmConfig, "imageReference", "virtualMachineConfiguration.imageReference");
-    requireString(vmConfig, "nodeAgentSKUId", "virtualMachineConfiguration.nodeAgentSKUId");
-    validateContainerConfiguration(vmConfig, this.config.poolIdentities);
-    const enableAutoScale = optionalBoolean(body, "enableAutoScale") ?? false;
-    const resizeTimeoutMs = optionalDuration(body, "resizeTimeout") ?? 15 * 60_000;
-    if (resizeTimeoutMs < 5 * 60_000) throw propertyError(errors.invalidPropertyValue, "resizeTimeout", "must be at least 5 minutes");
-    const taskSlotsPerNode = optionalInteger(body, "taskSlotsPerNode", { min: 1, max: 256 }) ?? 1;
-    const targetDedicatedNodes = optionalInteger(body, "targetDedicatedNodes", { min: 0, max: 100_000 });
-    const targetLowPriorityNodes = optionalInteger(body, "targetLowPriorityNodes", { min: 0, max: 100_000 });
-    let statements: Statement[] | undefined;
-    let intervalMs = 15 * 60_000;
-    let formula: string | undefined;
-    if (enableAutoScale) {
-      if (targetDedicatedNodes !== undefined || targetLowPriorityNodes !== undefined) {
-        throw propertyError(errors.invalidPropertyValue, targetDedicatedNodes !== undefined ? "targetDedicatedNodes" : "targetLowPriorityNodes", "cannot be set when enableAutoScale is true");
-      }
-      formula = requireString(body, "autoScaleFormula");
-      statements = parseFormulaOrThrow(formula);
-      intervalMs = evaluationInterval(body, this.config.timing.minAutoScaleEvaluationIntervalMs);
-    } else if (body.autoScaleFormula !== undefined && body.autoScaleFormula !== null) {
-      throw propertyError(errors.invalidPropertyValue, "autoScaleFormula", "cannot be set when enableAutoScale is false");
-    }
-    const startTask = body.startTask === undefined || body.startTask === null ? undefined : asObject(body.startTask, "startTask");
-    if (startTask !== undefined) {
-      requireString(startTask, "commandLine", "startTask.commandLine");
-      refuseUnemulated(startTask, ["resourceFiles"], "startTask.");
-    }
+    const { id, vmSize, enableAutoScale, resizeTimeoutMs, taskSlotsPerNode, targetDedicatedNodes, targetLowPriorityNodes, intervalMs, formula, statements, startTask } = validatePoolBody(body, {
+      minAutoScaleEvaluationIntervalMs: this.config.timing.minAutoScaleEvaluationIntervalMs,
+      poolIdentities: this.config.poolIdentities,
+    });
     if (this.pools.size >= this.config.quotas.pools) throw errors.poolQuotaReached();
     if (this.pools.has(id.toLowerCase())) throw errors.poolExists();
     const now = this.now();
