@@ -1,3 +1,5 @@
+import { redactUrl } from "./redact.js";
+
 /**
  * The one error type providers throw for failures the engine must tell apart: whether to retry,
  * and what to write in the report. Any other error a provider throws (a socket reset, a timeout
@@ -51,4 +53,11 @@ export class LocalFileError extends Error {
 
 export function isAbortError(error: unknown): boolean {
   return error instanceof Error && (error.name === "AbortError" || (error as { code?: unknown }).code === "ABORT_ERR");
+}
+
+/** The error a provider's call ends with when the engine aborted it (the run stopped, or the file went idle). */
+export function abortError(url: URL, operation: string): Error {
+  const error = new Error(`${operation} ${redactUrl(url)}: aborted`);
+  error.name = "AbortError";
+  return error;
 }

@@ -4,7 +4,7 @@ import { PassThrough, Readable, Writable } from "node:stream";
 import { Client, FTPError, type FileInfo } from "basic-ftp";
 import { isIP } from "node:net";
 import type { AddressPolicy } from "../address-policy.js";
-import { ProviderError } from "../provider-error.js";
+import { abortError, ProviderError } from "../provider-error.js";
 import { redactUrl } from "../redact.js";
 import type {
   ListedObject,
@@ -84,7 +84,7 @@ export class FtpsProvider implements StorageProvider {
           this.#release(url, client);
         },
         (error: unknown) => {
-          body.destroy(options.signal?.aborted ? abortError(url) : toProviderError(error, url, "read"));
+          body.destroy(options.signal?.aborted ? abortError(url, "read") : toProviderError(error, url, "read"));
           this.#discard(client);
         },
       )
@@ -163,7 +163,7 @@ export class FtpsProvider implements StorageProvider {
       return result;
     } catch (error) {
       this.#discard(client);
-      if (options.signal?.aborted) throw abortError(url);
+      if (options.signal?.aborted) throw abortError(url, operation);
       throw toProviderError(error, url, operation);
     }
   }
@@ -282,12 +282,6 @@ function forwardWithoutEnd(target: PassThrough): Writable {
       callback();
     },
   });
-}
-
-function abortError(url: URL): Error {
-  const error = new Error(`${redactUrl(url)}: aborted`);
-  error.name = "AbortError";
-  return error;
 }
 
 export function toProviderError(error: unknown, url: URL, operation: string): Error {

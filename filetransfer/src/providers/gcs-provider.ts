@@ -3,7 +3,7 @@ import { pipeline } from "node:stream/promises";
 import { Storage, type File, type StorageOptions } from "@google-cloud/storage";
 import { GoogleAuth } from "google-auth-library";
 import type { AddressPolicy } from "../address-policy.js";
-import { ProviderError } from "../provider-error.js";
+import { abortError, ProviderError } from "../provider-error.js";
 import { redactText, redactUrl } from "../redact.js";
 import type {
   ListedObject,
@@ -100,7 +100,7 @@ export class GcsProvider implements StorageProvider {
     // When a server cuts the body short the library's stream stalls rather than fails: the engine's
     // idle watchdog notices and retries from the offset reached.
     const body = file.createReadStream(offset > 0 ? { start: offset, validation: false } : { validation: "md5" });
-    const onAbort = () => body.destroy(abortError(url));
+    const onAbort = () => body.destroy(abortError(url, "read"));
     options.signal?.addEventListener("abort", onAbort, { once: true });
     body.once("close", () => options.signal?.removeEventListener("abort", onAbort));
     return { body: mapStreamErrors(body, url), ...info, resumed: offset > 0 };
@@ -188,12 +188,6 @@ function mapStreamErrors(body: Readable, url: URL): Readable {
   const original = body.destroy.bind(body);
   body.destroy = (error?: Error) => original(error ? toProviderError(error, url, "read") : error);
   return body;
-}
-
-function abortError(url: URL): Error {
-  const error = new Error(`read ${redactUrl(url)}: aborted`);
-  error.name = "AbortError";
-  return error;
 }
 
 export function toProviderError(error: unknown, url: URL, operation: string): Error {

@@ -4,7 +4,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import SftpClient from "ssh2-sftp-client";
 import type { AddressPolicy } from "../address-policy.js";
-import { ProviderError } from "../provider-error.js";
+import { abortError, ProviderError } from "../provider-error.js";
 import { redactUrl } from "../redact.js";
 import type {
   ListedObject,
@@ -83,7 +83,7 @@ export class SftpProvider implements StorageProvider {
       const sftp = sftpOf(client);
       const handle = await openHandle(sftp, path, "r");
       const body = wrapStreamErrors(pipelinedReadStream(sftp, handle, offset, stats.size), url, "read");
-      const onAbort = () => body.destroy(abortError(url));
+      const onAbort = () => body.destroy(abortError(url, "read"));
       const onLost = () => body.destroy(connectionLost(url, "read"));
       options.signal?.addEventListener("abort", onAbort, { once: true });
       lost.signal.addEventListener("abort", onLost, { once: true });
@@ -305,12 +305,6 @@ function wrapStreamErrors(body: Readable, url: URL, operation: string): Readable
 
 function connectionLost(url: URL, operation: string): ProviderError {
   return new ProviderError("transient", `${operation} ${redactUrl(url)}: the connection to the server was lost`);
-}
-
-function abortError(url: URL): Error {
-  const error = new Error(`read ${redactUrl(url)}: aborted`);
-  error.name = "AbortError";
-  return error;
 }
 
 /** Maps ssh2 and ssh2-sftp-client errors to the engine's kinds, with a message free of secrets. */
