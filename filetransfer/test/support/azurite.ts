@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { startOnFreePort, stopProcess } from "./server-process.js";
 import { makeTempDir } from "./temp-dir.js";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
@@ -37,64 +36,20 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     ...(options.oauth ? ["--oauth", "basic"] : []),
   ];
   const data = await makeTempDir("azurite");
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
-    const child = spawn(
+  try {
+    const server = await startOnFreePort(
       process.execPath,
-      [AZURITE_BLOB, "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--location", data.path, "--blobHost", "127.0.0.1", "--blobPort", String(port), ...extra],
-      { stdio: ["ignore", "ignore", "pipe"] },
+      (port) => [AZURITE_BLOB, "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--location", data.path, "--blobHost", "127.0.0.1", "--blobPort", String(port), ...extra],
+      { readyTimeoutInMs: 30_000 },
     );
-    let stderr = "";
-    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    try {
-      await waitForPort(port, child, () => stderr);
-      const stop = async (): Promise<void> => {
-        await kill(child);
-        await data.remove();
-      };
-      const scheme = options.tls ? "https" : "http";
-      return { host: `127.0.0.1:${port}`, port, endpoint: `${scheme}://127.0.0.1:${port}/${AZURITE_ACCOUNT}`, stop };
-    } catch (error) {
-      lastError = error;
-      await kill(child);
-    }
+    const stop = async (): Promise<void> => {
+      await stopProcess(server.child);
+      await data.remove();
+    };
+    const scheme = options.tls ? "https" : "http";
+    return { host: `127.0.0.1:${server.port}`, port: server.port, endpoint: `${scheme}://127.0.0.1:${server.port}/${AZURITE_ACCOUNT}`, stop };
+  } catch (error) {
+    await data.remove();
+    throw new Error(`Azurite did not start: ${error instanceof Error ? error.message : String(error)}`);
   }
-  await data.remove();
-  throw new Error(`Azurite did not start: ${String(lastError)}`);
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-async function waitForPort(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`azurite-blob exited with ${child.exitCode}: ${stderr()}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`azurite-blob did not listen on ${port} within 30 s: ${stderr()}`);
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise<void>((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGTERM");
-    setTimeout(() => child.kill("SIGKILL"), 5000).unref();
-  });
 }

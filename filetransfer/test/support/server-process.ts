@@ -4,7 +4,7 @@ import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /**
- * Starting and stopping the real servers the tests run (sshd, vsftpd). They take a port number
+ * Starting and stopping the real servers the tests run (sshd, vsftpd, Azurite). They take a port number
  * rather than 0, so we ask the kernel for a free one and retry if another process took it first.
  */
 export async function freePort(): Promise<number> {
