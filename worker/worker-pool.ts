@@ -1,4 +1,4 @@
-import { Queue, Worker, type Job } from "bullmq";
+import { Job, Queue, Worker } from "bullmq";
 import { pino, type Logger } from "pino";
 import type { WorkerConfig } from "../src/config/worker.js";
 import { BullMqTaskQueue } from "../src/queue/bullmq-task-queue.js";
@@ -163,18 +163,35 @@ export async function startWorkerPool(deps: WorkerPoolDeps): Promise<WorkerPool>
           const deadline = Date.now() + graceMs;
           while (active.size > 0 && Date.now() < deadline) await delay(Math.min(50, deadline - Date.now()));
           const unfinished = [...active];
-          for (const { job, token } of unfinished) {
-            await job.moveToWait(token).catch((error: unknown) =>
-              logger.warn({ err: error, job: job.name, taskId: jobTaskId(job) }, "cannot hand a job back to its queue"),
-            );
-          }
+          // Stop fetching first (a fetch in flight would take a handed-back job again), then hand
+          // the jobs back through connections of our own: the workers' are gone.
+          await Promise.all(workers.map((worker) => worker.close(true)));
           if (unfinished.length > 0) {
+            const queues = new Map<string, Queue>();
+            for (const { job, token } of unfinished) {
+              let queue = queues.get(job.queueName);
+              if (queue === undefined) {
+                queue = new Queue(job.queueName, { connection: { ...deps.connection, maxRetriesPerRequest: 1 }, prefix });
+                queue.on("error", () => {});
+                queues.set(job.queueName, queue);
+              }
+              const handedBack = await Job.fromId(queue, job.id ?? "")
+                .then((current) => current?.moveToWait(token))
+                .then(
+                  () => true,
+                  (error: unknown) => {
+                    logger.warn({ err: error, job: job.name, taskId: jobTaskId(job) }, "cannot hand a job back to its queue; it returns when its lock expires");
+                    return false;
+                  },
+                );
+              if (handedBack) instruments().jobs.add(1, { queue: job.queueName, outcome: "handed-back" });
+            }
+            await Promise.all([...queues.values()].map((queue) => queue.close()));
             logger.warn(
               { jobs: unfinished.map(({ job }) => ({ job: job.name, taskId: jobTaskId(job) })), graceMs },
               "jobs still running at the shutdown deadline were handed back to the queue",
             );
           }
-          await Promise.all(workers.map((worker) => worker.close(true)));
         } else {
           await Promise.all(workers.map((worker) => worker.close()));
         }

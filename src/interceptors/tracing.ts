@@ -4,7 +4,11 @@ import { instruments, tracer } from "../telemetry/instruments.js";
 import { wireProtocolKey } from "./wire-protocol.js";
 
 const headerGetter = {
-  keys: (carrier: Headers) => [...carrier.keys()],
+  keys: (carrier: Headers) => {
+    const names: string[] = [];
+    carrier.forEach((_value, name) => names.push(name));
+    return names;
+  },
   get: (carrier: Headers, key: string) => carrier.get(key) ?? undefined,
 };
 
