@@ -2,7 +2,7 @@ import type { BatchServiceClient, BatchServiceModels } from "@azure/batch";
 import type { AzureBatchConfig } from "../../../src/config/azure-batch.js";
 import { parseResultDocument } from "../../runner/result-document.js";
 import type { Attempt, AttemptResult, AttemptStatus, BackendCapabilities, CallOptions, ComputeBackend, SubmitOutcome } from "../compute-backend.js";
-import { BatchCallGate, codeOf, statusOf } from "./batch-call-gate.js";
+import { BatchCallError, BatchCallGate, codeOf, statusOf } from "./batch-call-gate.js";
 import { jobAddParameter, poolAddParameter, poolPlan, registriesForTask, RESULT_FILE, taskAddParameter, type PoolPlan } from "./batch-specs.js";
 import type { TaskDocuments } from "./task-documents.js";
 import { chooseVmSize } from "./vm-size-catalog.js";
@@ -49,6 +49,9 @@ function parseHandle(handle: string): Handle | undefined {
 
 const lower = (value: string | undefined) => (value ?? "").toLowerCase();
 
+/** Why a pool cannot take tasks yet (blocked: quota, the task waits) or at all (rejected: Batch refused it). */
+type PoolProblem = { kind: "blocked"; reason: string } | { kind: "rejected"; reason: string };
+
 export class AzureBatchBackend implements ComputeBackend {
   readonly capabilities: BackendCapabilities = {
     name: "azure-batch",
@@ -58,7 +61,7 @@ export class AzureBatchBackend implements ComputeBackend {
   private readonly gate: BatchCallGate;
   /** Pools (and their jobs) this process has seen exist. */
   private readonly readyPools = new Set<string>();
-  private readonly creatingPools = new Map<string, Promise<string | undefined>>();
+  private readonly creatingPools = new Map<string, Promise<PoolProblem | undefined>>();
   /** Results read back, kept until release. */
   private readonly results = new Map<string, AttemptResult>();
   /** Handles this process cancelled: their end is "canceled" whatever the node managed to write. */
@@ -113,9 +116,9 @@ export class AzureBatchBackend implements ComputeBackend {
     });
     await Promise.all(
       [...byPool.values()].map(async ({ plan, items }) => {
-        const blocked = await this.ensurePool(plan);
-        if (blocked !== undefined) {
-          for (const { index } of items) outcomes[index] = { kind: "blocked", reason: blocked };
+        const problem = await this.ensurePool(plan);
+        if (problem !== undefined) {
+          for (const { index } of items) outcomes[index] = problem;
           return;
         }
         await this.addTasks(plan, items, outcomes);
@@ -124,8 +127,11 @@ export class AzureBatchBackend implements ComputeBackend {
     return outcomes.map((outcome) => outcome ?? { kind: "blocked", reason: "the submission did not complete; it will be tried again" });
   }
 
-  /** Creates the pool and its job when missing; answers a reason when quota blocks them. */
-  private async ensurePool(plan: PoolPlan): Promise<string | undefined> {
+  /**
+   * Creates the pool and its job when missing; answers why not when quota blocks them (the task
+   * waits) or Batch refuses them as invalid (a 400: the settings are wrong, the attempt is rejected).
+   */
+  private async ensurePool(plan: PoolPlan): Promise<PoolProblem | undefined> {
     if (this.readyPools.has(plan.id)) return undefined;
     // Concurrent submits for one pool share a single creation.
     let creating = this.creatingPools.get(plan.id);
@@ -136,18 +142,26 @@ export class AzureBatchBackend implements ComputeBackend {
     return creating;
   }
 
-  private async createPool(plan: PoolPlan): Promise<string | undefined> {
+  private async createPool(plan: PoolPlan): Promise<PoolProblem | undefined> {
+    const blocked = (reason: string): PoolProblem => ({ kind: "blocked", reason });
+    // The gate's errors carry Batch's status, code and first message line, never the request (a pool body may hold registry passwords).
+    const refused = (what: string, err: unknown): PoolProblem => {
+      const details = err instanceof BatchCallError ? err.details.map((d) => `${d.key}: ${d.value}`).join("; ") : "";
+      return { kind: "rejected", reason: `Azure Batch refused ${what}: ${(err as Error).message}${details === "" ? "" : ` (${details})`}` };
+    };
     try {
       await this.gate.call(() => this.client.pool.add(poolAddParameter(this.config, plan)));
     } catch (err) {
-      if (codeOf(err) === "PoolQuotaReached") return `the Batch account's pool quota is reached; a ${plan.vmSize.name} pool cannot be created yet`;
-      if (codeOf(err) === "PoolBeingDeleted") return `the idle pool ${plan.id} is being deleted; the task waits for it to go and will be submitted again`;
+      if (codeOf(err) === "PoolQuotaReached") return blocked(`the Batch account's pool quota is reached; a ${plan.vmSize.name} pool cannot be created yet`);
+      if (codeOf(err) === "PoolBeingDeleted") return blocked(`the idle pool ${plan.id} is being deleted; the task waits for it to go and will be submitted again`);
+      if (statusOf(err) === 400) return refused(`the pool ${plan.id}`, err);
       if (codeOf(err) !== "PoolExists") throw err;
     }
     try {
       await this.gate.call(() => this.client.job.add(jobAddParameter(plan)));
     } catch (err) {
-      if (codeOf(err) === "ActiveJobAndScheduleQuotaReached") return "the Batch account's active job quota is reached; the task waits for a free job slot";
+      if (codeOf(err) === "ActiveJobAndScheduleQuotaReached") return blocked("the Batch account's active job quota is reached; the task waits for a free job slot");
+      if (statusOf(err) === 400) return refused(`the job ${plan.id}`, err);
       if (codeOf(err) !== "JobExists") throw err;
     }
     this.readyPools.add(plan.id);
@@ -234,9 +248,9 @@ export class AzureBatchBackend implements ComputeBackend {
         if (codeOf(err) === "JobNotFound") {
           // The job went away (deleted as idle): make it again, then resend the same ids.
           this.readyPools.delete(plan.id);
-          const blocked = await this.ensurePool(plan);
-          if (blocked !== undefined) {
-            for (const { index } of pending) outcomes[index] = { kind: "blocked", reason: blocked };
+          const problem = await this.ensurePool(plan);
+          if (problem !== undefined) {
+            for (const { index } of pending) outcomes[index] = problem;
             return;
           }
           continue;

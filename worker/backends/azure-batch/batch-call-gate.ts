@@ -61,19 +61,27 @@ export class BatchCallError extends Error {
     readonly code: string | undefined,
     message: string,
     readonly response?: RestErrorLike["response"],
+    /** The error's values that say what is wrong (PropertyName, Reason, ...), never a value from the request. */
+    readonly details: readonly { key: string; value: string }[] = [],
   ) {
     super(message);
   }
 }
 
+/** Error values that name what is wrong; others (a request's own values) are dropped. */
+const SAFE_DETAIL_KEYS = new Set(["PropertyName", "Reason", "QueryParameterName", "HeaderName"]);
+
 function clean(err: unknown): unknown {
   if (err instanceof BatchCallError || typeof err !== "object" || err === null) return err;
   const status = statusOf(err);
   const code = codeOf(err);
-  const body = (err as { body?: { message?: { value?: string } | string } }).body;
+  const body = (err as { body?: { message?: { value?: string } | string; values?: unknown } }).body;
   const raw = typeof body?.message === "string" ? body.message : body?.message?.value ?? (err as Error).message;
   const first = typeof raw === "string" ? raw.split("\n")[0] : "";
-  return new BatchCallError(status, code, `Azure Batch call failed${status === undefined ? "" : ` (HTTP ${status}`}${code === undefined ? "" : ` ${code}`}${status === undefined ? "" : ")"}: ${first}`, { headers: (err as RestErrorLike).response?.headers });
+  const details = (Array.isArray(body?.values) ? (body.values as { key?: unknown; value?: unknown }[]) : []).flatMap((v) =>
+    typeof v.key === "string" && typeof v.value === "string" && SAFE_DETAIL_KEYS.has(v.key) ? [{ key: v.key, value: v.value.slice(0, 300) }] : [],
+  );
+  return new BatchCallError(status, code, `Azure Batch call failed${status === undefined ? "" : ` (HTTP ${status}`}${code === undefined ? "" : ` ${code}`}${status === undefined ? "" : ")"}: ${first}`, { headers: (err as RestErrorLike).response?.headers }, details);
 }
 
 export class BatchCallGate {
