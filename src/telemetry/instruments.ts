@@ -12,7 +12,7 @@ export interface Instruments {
   readonly backendCalls: Counter;
   /** tes.backend.call.duration seconds {backend, method} */
   readonly backendCallDuration: Histogram;
-  /** tes.jobs {queue, outcome=completed|failed|retried}: BullMQ jobs; `retried` counts failed tries that will run again. */
+  /** tes.jobs {queue, outcome=completed|failed|retried|handed-back}: BullMQ jobs; `retried`: a failed try that will run again; `handed-back`: returned to the queue at a shutdown deadline. */
   readonly jobs: Counter;
   /** tes.filetransfer.output_bytes {state}: bytes of the outputs of ended attempts, as their result reports them. */
   readonly outputBytes: Counter;
