@@ -91,7 +91,7 @@ describe("graceful shutdown of `tes serve` (a real child process, local backend,
     await rm(dir, { recursive: true, force: true });
   });
 
-  test("SIGTERM under CreateTask load: readiness turns 503, every accepted task survives the restart and completes", async () => {
+  test("SIGTERM under CreateTask load: readiness turns 503, every accepted task survives the restart and completes", async (t) => {
     const first = await TesProcess.start("serve", env);
     processes.push(first);
     const ready = await fetch(`${first.baseUrl}/readyz`);
@@ -141,6 +141,9 @@ describe("graceful shutdown of `tes serve` (a real child process, local backend,
         return true;
       },
       120_000,
+    );
+    t.diagnostic(
+      `${outcome.accepted.length} tasks accepted (${acceptedWhileDraining} before /readyz turned 503), ${outcome.refused} calls refused after the listener closed, all ${outcome.accepted.length} COMPLETE after the restart`,
     );
     const notComplete = [...states].filter(([, state]) => state !== "COMPLETE");
     assert.deepEqual(notComplete, [], "every accepted task completes");
