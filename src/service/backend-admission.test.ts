@@ -35,3 +35,15 @@ describe("CreateTask with a backend that objects to a task", () => {
     assert.deepEqual(h.queue.submitted, [id]);
   });
 });
+
+describe("CreateTask with a backend that has no objections to give", () => {
+  it("stores the task when admit is passed as undefined, as a composition root may", async () => {
+    const h = await startHarness({ admit: undefined });
+    try {
+      await h.client.createTask(validTask());
+      assert.equal(await storedCount(h.store), 1);
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -17,11 +17,12 @@ export type { TaskServiceDeps } from "./task-service-deps.js";
  * read and its owner to every insert.
  */
 export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof TaskService> {
+  // `??` rather than spreading defaults: an optional dep passed as undefined still gets its default.
   const resolved: ResolvedDeps = {
-    clock: () => new Date(),
-    admit: async () => [],
-    newTaskId,
     ...deps,
+    clock: deps.clock ?? (() => new Date()),
+    admit: deps.admit ?? (async () => []),
+    newTaskId: deps.newTaskId ?? newTaskId,
   };
   const guard = errorBoundary(resolved);
   return {

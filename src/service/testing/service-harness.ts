@@ -67,7 +67,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     limits: { ...loadLimitsConfig({}), ...options.limits },
     logger: pino({ level: "warn" }, sink),
     ...(options.clock && { clock: options.clock }),
-    ...(options.admit && { admit: options.admit }),
+    // Passed through even when undefined, as src/app.ts does for a backend without objections.
+    admit: options.admit,
   });
   const authenticate: Interceptor = (next) => (request) => {
     const owner = request.header.get(OWNER_HEADER);
