@@ -49,13 +49,12 @@ COPY --from=build /src/dist ./dist
 COPY --from=build /src/filetransfer/dist ./filetransfer/dist
 COPY package.json ./
 COPY filetransfer/package.json ./filetransfer/
-# In the repository the workspace exports its TypeScript source (tsx runs it); the image runs the
-# compiled output instead.
-RUN npm pkg set --workspace @tes-azure/filetransfer "exports[.]=./dist/index.js"
 USER node
 EXPOSE 8000
 # /healthz: the process is alive (readiness, /readyz, is for the load balancer, not for restarts).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "/opt/tes/dist/src/cli.js"]
+# The "production" condition picks the filetransfer workspace's compiled output (in the
+# repository it exports its TypeScript source, which tsx runs).
+ENTRYPOINT ["node", "--conditions=production", "/opt/tes/dist/src/cli.js"]
 CMD ["server"]
