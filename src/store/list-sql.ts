@@ -1,5 +1,8 @@
-import type { ListQuery, Scope } from "./task-store.js";
+import type { State } from "../gen/ga4gh/tes/v1/tes_pb.js";
 import { namePrefixRange } from "./name-prefix-range.js";
+import { encodePageToken } from "./page-token.js";
+import { decodeTask, minimalTask, shapeTask } from "./task-document.js";
+import type { ListQuery, Scope, TaskPage } from "./task-store.js";
 
 /**
  * The one SELECT behind list(), for both dialects (they differ only in how a parameter is written).
@@ -50,4 +53,26 @@ export function buildListSql(
   const filter = where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "";
   const text = `SELECT ${columns} FROM tasks t${filter} ORDER BY t.id DESC LIMIT ${param(query.pageSize + 1)}`;
   return { text, values };
+}
+
+/** A row of a list query: the document only when the view needs more than id and state. */
+export interface ListRow {
+  id: string;
+  state: number;
+  document?: Uint8Array;
+}
+
+/**
+ * The page that a list query's rows make. The query asks for one row more than the page size, so
+ * that a next page token is given only when another page really follows.
+ */
+export function pageOfRows(rows: readonly ListRow[], query: ListQuery, scope: Scope): TaskPage {
+  const pageRows = rows.slice(0, query.pageSize);
+  const tasks = pageRows.map((row) =>
+    row.document === undefined ? minimalTask(row.id, row.state as State) : shapeTask(decodeTask(row.document), query.view),
+  );
+  const last = pageRows.at(-1);
+  const page: TaskPage = { tasks };
+  if (rows.length > query.pageSize && last !== undefined) page.nextPageToken = encodePageToken(last.id, query, scope);
+  return page;
 }

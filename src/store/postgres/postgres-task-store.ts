@@ -1,11 +1,11 @@
 import pg from "pg";
 import type { State, Task } from "../../gen/ga4gh/tes/v1/tes_pb.js";
 import { View } from "../../gen/ga4gh/tes/v1/tes_pb.js";
-import { buildListSql } from "../list-sql.js";
+import { buildListSql, pageOfRows, type ListRow } from "../list-sql.js";
 import { latestVersion, SchemaTooNewError } from "../migration.js";
-import { decodePageToken, encodePageToken } from "../page-token.js";
+import { decodePageToken } from "../page-token.js";
 import { TaskExistsError, TaskNotFoundError, TerminalStateError } from "../store-errors.js";
-import { decodeTask, encodeTask, minimalTask, shapeTask } from "../task-document.js";
+import { decodeTask, encodeTask } from "../task-document.js";
 import { isTerminal, stateName, TERMINAL_STATES } from "../task-states.js";
 import type { ListQuery, Scope, TaskChange, TaskPage, TaskRecord, TaskStore } from "../task-store.js";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.js";
@@ -42,11 +42,6 @@ interface RecordRow {
   document: Buffer;
 }
 
-interface ListRow {
-  id: string;
-  state: number;
-  document?: Buffer;
-}
 
 const TERMINAL_LIST = TERMINAL_STATES.join(", ");
 const RECORD_COLUMNS = "owner, version, backend_handle, updated_at, document";
@@ -294,16 +289,7 @@ export class PostgresTaskStore implements TaskStore {
     const withDocument = query.view !== View.MINIMAL;
     const sql = buildListSql(query, scope, afterId, withDocument, (index) => `$${index}`);
     const { rows } = await this.pool.query<ListRow>(sql.text, sql.values);
-    const pageRows = rows.slice(0, query.pageSize);
-    const tasks = pageRows.map((row) =>
-      row.document === undefined
-        ? minimalTask(row.id, row.state as State)
-        : shapeTask(decodeTask(row.document), query.view),
-    );
-    const last = pageRows.at(-1);
-    const page: TaskPage = { tasks };
-    if (rows.length > query.pageSize && last !== undefined) page.nextPageToken = encodePageToken(last.id, query, scope);
-    return page;
+    return pageOfRows(rows, query, scope);
   }
 
   async update(id: string, expectedVersion: number, change: TaskChange): Promise<TaskRecord | undefined> {

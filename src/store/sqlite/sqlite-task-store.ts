@@ -3,11 +3,11 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { State, Task } from "../../gen/ga4gh/tes/v1/tes_pb.js";
 import { View } from "../../gen/ga4gh/tes/v1/tes_pb.js";
-import { buildListSql } from "../list-sql.js";
+import { buildListSql, pageOfRows, type ListRow } from "../list-sql.js";
 import { latestVersion, SchemaTooNewError } from "../migration.js";
-import { decodePageToken, encodePageToken } from "../page-token.js";
+import { decodePageToken } from "../page-token.js";
 import { TaskExistsError, TaskNotFoundError, TerminalStateError } from "../store-errors.js";
-import { decodeTask, encodeTask, minimalTask, shapeTask } from "../task-document.js";
+import { decodeTask, encodeTask } from "../task-document.js";
 import { isTerminal, stateName, TERMINAL_STATES } from "../task-states.js";
 import type { ListQuery, Scope, TaskChange, TaskPage, TaskRecord, TaskStore } from "../task-store.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
@@ -50,11 +50,6 @@ interface RecordRow {
   document: Buffer;
 }
 
-interface ListRow {
-  id: string;
-  state: number;
-  document?: Buffer;
-}
 
 /** Different list shapes (filters present, number of tags) each get a statement; bounded. */
 const MAX_CACHED_LIST_STATEMENTS = 64;
@@ -194,16 +189,7 @@ export class SqliteTaskStore implements TaskStore {
     const withDocument = query.view !== View.MINIMAL;
     const sql = buildListSql(query, scope, afterId, withDocument, () => "?");
     const rows = this.listStatement(sql.text).all(...sql.values) as ListRow[];
-    const pageRows = rows.slice(0, query.pageSize);
-    const tasks = pageRows.map((row) =>
-      row.document === undefined
-        ? minimalTask(row.id, row.state as State)
-        : shapeTask(decodeTask(row.document), query.view),
-    );
-    const last = pageRows.at(-1);
-    const page: TaskPage = { tasks };
-    if (rows.length > query.pageSize && last !== undefined) page.nextPageToken = encodePageToken(last.id, query, scope);
-    return page;
+    return pageOfRows(rows, query, scope);
   }
 
   async update(id: string, expectedVersion: number, change: TaskChange): Promise<TaskRecord | undefined> {
