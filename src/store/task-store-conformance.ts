@@ -504,6 +504,38 @@ export function defineTaskStoreConformanceTests(target: ConformanceTarget): void
       });
     });
 
+    describe("countByState", () => {
+      test("counts each state asked for, in every scope: 0 for an empty state, nothing for states not asked for", async () => {
+        const { store } = await freshStore();
+        const live = [State.QUEUED, State.INITIALIZING, State.RUNNING, State.CANCELING];
+        assert.deepEqual(
+          await store.countByState(live),
+          new Map([[State.QUEUED, 0], [State.INITIALIZING, 0], [State.RUNNING, 0], [State.CANCELING, 0]]),
+        );
+        const first = newTask();
+        const second = newTask();
+        await store.insert(first, "alice");
+        await store.insert(second, "bob");
+        await store.insert(newTask(), "bob");
+        await store.insert(newTask({ state: State.RUNNING }), "");
+        await store.insert(newTask({ state: State.COMPLETE }), "alice");
+        await store.insert(newTask({ state: State.EXECUTOR_ERROR }), "");
+        assert.deepEqual(
+          await store.countByState(live),
+          new Map([[State.QUEUED, 3], [State.INITIALIZING, 0], [State.RUNNING, 1], [State.CANCELING, 0]]),
+        );
+        // States move: the counts follow.
+        await store.update(first.id, 1, { task: withState(first, State.INITIALIZING) });
+        await store.update(second.id, 1, { task: withState(second, State.CANCELING) });
+        assert.deepEqual(
+          await store.countByState(live),
+          new Map([[State.QUEUED, 1], [State.INITIALIZING, 1], [State.RUNNING, 1], [State.CANCELING, 1]]),
+        );
+        assert.deepEqual(await store.countByState([State.COMPLETE]), new Map([[State.COMPLETE, 1]]));
+        assert.deepEqual(await store.countByState([]), new Map());
+      });
+    });
+
     describe("durability", () => {
       test("tasks survive closing and reopening the store", async () => {
         const database = await freshDatabase();

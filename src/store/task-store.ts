@@ -54,6 +54,14 @@ export interface TaskStore {
    */
   findStale(states: readonly State[], updatedBefore: Date, limit: number): Promise<TaskRecord[]>;
 
+  /**
+   * How many tasks are in each of `states`, in every scope: for the tes.tasks gauge. Every state
+   * asked for is in the map (0 when no task is in it); no other state is. Cheap for the states it
+   * is meant for, the non-terminal ones, whose counts stay small: one query on the
+   * (state, updated_at) index. Counting a terminal state walks every task that ever ended in it.
+   */
+  countByState(states: readonly State[]): Promise<Map<State, number>>;
+
   close(): Promise<void>;
 }
 

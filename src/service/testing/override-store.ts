@@ -9,6 +9,7 @@ export function overrideStore(store: TaskStore, overrides: Partial<TaskStore>): 
     list: (query, scope) => store.list(query, scope),
     update: (id, version, change) => store.update(id, version, change),
     findStale: (states, before, limit) => store.findStale(states, before, limit),
+    countByState: (states) => store.countByState(states),
     close: () => store.close(),
     ...overrides,
   };

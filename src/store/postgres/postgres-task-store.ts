@@ -93,6 +93,11 @@ const SQL = {
     text: `SELECT ${RECORD_COLUMNS} FROM tasks
            WHERE state = ANY ($1::smallint[]) AND updated_at < $2 ORDER BY updated_at LIMIT $3`,
   },
+  // The (state, updated_at) index answers this alone (an index-only scan once vacuumed).
+  countByState: {
+    name: "tes_task_count_by_state",
+    text: "SELECT state, count(*) AS count FROM tasks WHERE state = ANY ($1::smallint[]) GROUP BY state",
+  },
 } as const;
 
 /**
@@ -328,6 +333,15 @@ export class PostgresTaskStore implements TaskStore {
     if (states.length === 0 || limit <= 0) return [];
     const { rows } = await this.pool.query<RecordRow>({ ...SQL.findStale, values: [states, updatedBefore, limit] });
     return rows.map(toRecord);
+  }
+
+  async countByState(states: readonly State[]): Promise<Map<State, number>> {
+    const counts = new Map<State, number>(states.map((state) => [state, 0]));
+    if (states.length === 0) return counts;
+    // count(*) is a bigint, which pg hands over as a string.
+    const { rows } = await this.pool.query<{ state: State; count: string }>({ ...SQL.countByState, values: [states] });
+    for (const row of rows) counts.set(row.state, Number(row.count));
+    return counts;
   }
 
   async close(): Promise<void> {

@@ -238,6 +238,17 @@ export class SqliteTaskStore implements TaskStore {
     return rows.map(toRecord);
   }
 
+  async countByState(states: readonly State[]): Promise<Map<State, number>> {
+    const counts = new Map<State, number>(states.map((state) => [state, 0]));
+    if (states.length === 0) return counts;
+    const placeholders = states.map(() => "?").join(", ");
+    const rows = this.listStatement(
+      `SELECT state, count(*) AS count FROM tasks WHERE state IN (${placeholders}) GROUP BY state`,
+    ).all(...states) as Array<{ state: State; count: number }>;
+    for (const row of rows) counts.set(row.state, row.count);
+    return counts;
+  }
+
   async close(): Promise<void> {
     // Inserts already accepted are written, not dropped (their callers are waiting on them).
     if (this.db.open && this.pendingInserts.length > 0) this.flushInserts();
