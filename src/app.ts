@@ -22,6 +22,7 @@ import { requestLog } from "./interceptors/request-log.js";
 import { tracing } from "./interceptors/tracing.js";
 import { loadTelemetryConfig } from "./config/telemetry.js";
 import { observeQueueDepth } from "./telemetry/queue-gauges.js";
+import { observeTasksByState } from "./telemetry/task-gauges.js";
 import { startTelemetry, type TelemetryOptions } from "./telemetry/telemetry.js";
 import { instrumentBackend } from "../worker/backends/instrumented-backend.js";
 import { BullMqTaskQueue } from "./queue/bullmq-task-queue.js";
@@ -136,6 +137,9 @@ export async function startApp(env: Env, roles: AppRoles, logger: Logger, option
       const stopObserving = observeQueueDepth(queue);
       closers.push(async () => stopObserving());
       const apiLogger = logger.child({ part: "api" });
+      // Closed before the store (closers run in reverse), so no collection reads a closed store.
+      const stopCounting = observeTasksByState(store, apiLogger.child({ part: "telemetry" }));
+      closers.push(async () => stopCounting());
       const taskService = createTaskService({
         store,
         queue,

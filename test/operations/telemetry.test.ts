@@ -82,6 +82,44 @@ describe("OpenTelemetry: one trace from the API call to the backend; metrics tha
     }
   };
 
+  const waitForState = async (id: string, wanted: string): Promise<void> => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const { state } = (await (await fetch(`${baseUrl}/ga4gh/tes/v1/tasks/${id}`)).json()) as { state: string };
+      if (state === wanted) return;
+      assert.ok(!TERMINAL.includes(state), `the task ended ${state}, not ${wanted}`);
+      assert.ok(Date.now() < deadline, `the task is ${wanted} within 60 s (still ${state})`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
+  /** tes.tasks as the next collection reads it, by state name. */
+  const tasksByState = async (): Promise<Record<string, number>> => {
+    await reader.forceFlush();
+    const metric = metricExporter.getMetrics().at(-1)!.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === "tes.tasks");
+    assert.ok(metric !== undefined, "tes.tasks is observed");
+    return Object.fromEntries(metric.dataPoints.map((p) => [String(p.attributes.state), p.value as number]));
+  };
+
+  test("tes.tasks counts the tasks in each live state, read from the store at each collection", async () => {
+    await runTask();
+    assert.deepEqual(await tasksByState(), { QUEUED: 0, INITIALIZING: 0, RUNNING: 0, CANCELING: 0 }, "an ended task is in no live state");
+
+    const created = await fetch(`${baseUrl}/ga4gh/tes/v1/tasks`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ executors: [{ image: "alpine:3", command: ["sleep", "60"] }] }),
+    });
+    assert.equal(created.status, 200);
+    const { id } = (await created.json()) as { id: string };
+    await waitForState(id, "RUNNING");
+    assert.deepEqual(await tasksByState(), { QUEUED: 0, INITIALIZING: 0, RUNNING: 1, CANCELING: 0 });
+
+    assert.equal((await fetch(`${baseUrl}/ga4gh/tes/v1/tasks/${id}:cancel`, { method: "POST" })).status, 200);
+    await waitForState(id, "CANCELED");
+    assert.deepEqual(await tasksByState(), { QUEUED: 0, INITIALIZING: 0, RUNNING: 0, CANCELING: 0 });
+  });
+
   test("the caller's trace continues through CreateTask, the queue, the worker job and the backend submit", async () => {
     const traceId = randomBytes(16).toString("hex");
     const id = await runTask({ traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` });
@@ -137,5 +175,6 @@ describe("OpenTelemetry: one trace from the API call to the backend; metrics tha
     assert.match(text, /^tes_requests_total\{[^}]*rpc="ga4gh\.tes\.v1\.TaskService\/CreateTask"[^}]*\} \d+/m);
     assert.match(text, /^tes_request_duration_bucket\{/m);
     assert.match(text, /^tes_queue_jobs\{/m);
+    assert.match(text, /^tes_tasks\{[^}]*state="RUNNING"[^}]*\} \d+/m);
   });
 });
