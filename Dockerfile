@@ -2,7 +2,7 @@
 # `tes serve` (both in one process). Build from the repository root:
 #   docker build -t tes-azure/server .
 # Run:  docker run -p 8000:8000 -e DATABASE_URL=... -e REDIS_URL=... tes-azure/server server
-# Every setting is an environment variable (docs/CONFIGURATION.md, docs/OPERATIONS.md).
+# Every setting is an environment variable (docs/CONFIGURATION.md; operating it: docs/RUNBOOK.md).
 
 # 1. Compile the server, the worker and the filetransfer workspace it imports.
 FROM node:20.20-bookworm-slim AS build

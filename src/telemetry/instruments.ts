@@ -1,6 +1,6 @@
 import { metrics, trace, type Counter, type Histogram, type MeterProvider, type Tracer } from "@opentelemetry/api";
 
-/** Every metric the server records, by name (docs/OPERATIONS.md lists them with their attributes). */
+/** Every metric the server records, by name (docs/RUNBOOK.md lists them with their attributes). */
 export interface Instruments {
   /** tes.requests {rpc, protocol, code} */
   readonly requests: Counter;
