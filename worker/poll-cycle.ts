@@ -1,4 +1,6 @@
+import { State } from "../src/gen/ga4gh/tes/v1/tes_pb.js";
 import type { TaskRecord } from "../src/store/task-store.js";
+import { instruments } from "../src/telemetry/instruments.js";
 import type { AttemptStatus } from "./backends/compute-backend.js";
 import { FOLLOWED_STATES, followAttempt, type FollowStep } from "./task-state-machine.js";
 import { updateTask } from "./update-task.js";
@@ -64,6 +66,12 @@ async function applyStatus(context: WorkerContext, known: TaskRecord, status: At
   );
   const step = decided?.effect;
   if (step === undefined) return;
+  // Written just now by this compare-and-set (an ended attempt moves its task to a final state, and
+  // final tasks are not followed), so each attempt's input bytes count once. They are recorded here
+  // and not with the output bytes in update-task.ts because the task's logs have no place for them.
+  if (status.phase === "ended" && status.result.inputBytes !== undefined && status.result.inputBytes > 0n) {
+    instruments().inputBytes.add(Number(status.result.inputBytes), { state: State[step.task.state]! });
+  }
   if (step.attemptOver) await context.backend.release([handle]);
   if (step.resubmit) await context.queue.enqueueSubmit(known.task.id);
 }

@@ -16,6 +16,8 @@ export interface Instruments {
   readonly jobs: Counter;
   /** tes.filetransfer.output_bytes {state}: bytes of the outputs of ended attempts, as their result reports them. */
   readonly outputBytes: Counter;
+  /** tes.filetransfer.input_bytes {state}: bytes of the inputs of ended attempts (content inputs included), as their result reports them. */
+  readonly inputBytes: Counter;
   /** tes.filetransfer.failures: ended attempts whose system logs report a failed transfer. */
   readonly transferFailures: Counter;
 }
@@ -47,6 +49,7 @@ export function instruments(): Instruments {
       backendCallDuration: meter.createHistogram("tes.backend.call.duration", { description: "compute backend call latency", unit: "s" }),
       jobs: meter.createCounter("tes.jobs", { description: "queue jobs run by the worker pool, by queue and outcome" }),
       outputBytes: meter.createCounter("tes.filetransfer.output_bytes", { description: "bytes of task outputs uploaded", unit: "By" }),
+      inputBytes: meter.createCounter("tes.filetransfer.input_bytes", { description: "bytes of task inputs downloaded", unit: "By" }),
       transferFailures: meter.createCounter("tes.filetransfer.failures", { description: "attempts ended by a failed input or output transfer" }),
     };
     made.set(provider, found);

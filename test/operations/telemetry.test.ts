@@ -62,11 +62,11 @@ describe("OpenTelemetry: one trace from the API call to the backend; metrics tha
     await rm(dir, { recursive: true, force: true });
   });
 
-  const runTask = async (headers: Record<string, string> = {}): Promise<string> => {
+  const runTask = async (headers: Record<string, string> = {}, inputs: { path: string; content: string }[] = []): Promise<string> => {
     const created = await fetch(`${baseUrl}/ga4gh/tes/v1/tasks`, {
       method: "POST",
       headers: { "content-type": "application/json", ...headers },
-      body: JSON.stringify({ executors: [{ image: "alpine:3", command: ["sh", "-c", "echo traced"] }] }),
+      body: JSON.stringify({ inputs, executors: [{ image: "alpine:3", command: ["sh", "-c", "echo traced"] }] }),
     });
     assert.equal(created.status, 200);
     const { id } = (await created.json()) as { id: string };
@@ -118,6 +118,19 @@ describe("OpenTelemetry: one trace from the API call to the backend; metrics tha
     assert.equal((await fetch(`${baseUrl}/ga4gh/tes/v1/tasks/${id}:cancel`, { method: "POST" })).status, 200);
     await waitForState(id, "CANCELED");
     assert.deepEqual(await tasksByState(), { QUEUED: 0, INITIALIZING: 0, RUNNING: 0, CANCELING: 0 });
+  });
+
+  test("tes.filetransfer.input_bytes moves by the bytes of the task's inputs, once per attempt", async () => {
+    await reader.forceFlush();
+    const before = total(metricExporter.getMetrics(), "tes.filetransfer.input_bytes", { state: "COMPLETE" });
+    const inputs = [
+      { path: "/in/a.txt", content: "a".repeat(1000) },
+      { path: "/in/b.txt", content: "é".repeat(50) },
+    ];
+    await runTask({}, inputs);
+    await reader.forceFlush();
+    const after = total(metricExporter.getMetrics(), "tes.filetransfer.input_bytes", { state: "COMPLETE" });
+    assert.equal(after - before, 1000 + 100, "UTF-8 bytes of both content inputs, counted once");
   });
 
   test("the caller's trace continues through CreateTask, the queue, the worker job and the backend submit", async () => {

@@ -76,6 +76,11 @@ export interface AttemptResult {
   endTime?: string;
   executors: ExecutorResult[];
   outputs: OutputFileResult[];
+  /**
+   * Bytes filetransfer downloaded for the attempt's inputs, content inputs included (files that
+   * failed count nothing). Absent when the downloads never ran, or from a runner that predates it.
+   */
+  inputBytes?: bigint;
   systemLogs: string[];
   metadata?: Record<string, string>;
 }

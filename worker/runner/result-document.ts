@@ -4,6 +4,7 @@ import type { AttemptResult, ExecutorResult } from "../backends/compute-backend.
  * The result document the runner writes when an attempt ends (result.json), and that a backend
  * reads back: the AttemptResult, with sizes as decimal strings because JSON has no int64.
  * Written atomically (a temporary file renamed), so a reader sees all of it or nothing.
+ * `inputBytes` was added later, optionally: a version 1 document without it still reads.
  */
 export interface ResultDocument {
   version: 1;
@@ -12,15 +13,19 @@ export interface ResultDocument {
   endTime?: string;
   executors: ExecutorResult[];
   outputs: { url: string; path: string; sizeBytes: string }[];
+  /** Decimal string, like sizeBytes. */
+  inputBytes?: string;
   systemLogs: string[];
   metadata?: Record<string, string>;
 }
 
 export function toResultDocument(result: AttemptResult): ResultDocument {
+  const { inputBytes, ...rest } = result;
   return {
     version: 1,
-    ...result,
+    ...rest,
     outputs: result.outputs.map((output) => ({ ...output, sizeBytes: output.sizeBytes.toString() })),
+    ...(inputBytes === undefined ? {} : { inputBytes: inputBytes.toString() }),
   };
 }
 
@@ -47,5 +52,11 @@ export function parseResultDocument(text: string): AttemptResult {
   if (doc.startTime !== undefined) result.startTime = doc.startTime;
   if (doc.endTime !== undefined) result.endTime = doc.endTime;
   if (doc.metadata !== undefined) result.metadata = doc.metadata;
+  if (doc.inputBytes !== undefined) {
+    if (typeof doc.inputBytes !== "string" || !/^\d+$/.test(doc.inputBytes)) {
+      throw new Error("result document has an inputBytes that is not a decimal string of a non-negative integer");
+    }
+    result.inputBytes = BigInt(doc.inputBytes);
+  }
   return result;
 }

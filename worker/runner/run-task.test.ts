@@ -83,6 +83,23 @@ describe("the runner, with the bwrap runtime", () => {
     assert.equal(result.executors[0]?.stdout, "hello over http\nhello from a local file\n");
   });
 
+  test("inputBytes counts the bytes of every input downloaded, a content input and a file:// input", async () => {
+    const local = path.join(scratch, "counted-input.bin");
+    const fileBytes = "x".repeat(70_001);
+    const content = "twelve bytes";
+    await writeFile(local, fileBytes);
+    const { result } = await run({
+      inputs: [
+        { path: "/inputs/content.txt", content },
+        { path: "/inputs/file.bin", url: pathToFileURL(local).href },
+      ],
+      executors: [sh("wc -c < /inputs/file.bin")],
+    });
+    assert.equal(result.outcome, "complete", result.systemLogs.join("\n"));
+    assert.equal(result.executors[0]?.stdout?.trim(), "70001");
+    assert.equal(result.inputBytes, BigInt(Buffer.byteLength(content) + fileBytes.length));
+  });
+
   test("a DIRECTORY input arrives whole, nested files included", async () => {
     const source = path.join(scratch, "input-dir");
     await mkdir(path.join(source, "sub"), { recursive: true });
@@ -300,6 +317,7 @@ describe("the runner, with the bwrap runtime", () => {
     assert.match(logs, /\/in\/missing\.txt/);
     assert.match(logs, /404|not found/i);
     assert.doesNotMatch(logs, /supersecretsignature123/);
+    assert.equal(result.inputBytes, 0n, "a file that failed to download counts no bytes");
   });
 
   test("a file:// URL outside the allowed directories is refused", async () => {

@@ -44,12 +44,15 @@ export async function runTask(task: Task, options: RunTaskOptions): Promise<Atte
   const startTime = new Date().toISOString();
   const executors: ExecutorResult[] = [];
   const systemLogs: string[] = [];
+  // Set once the downloads have run, so every result from then on reports them.
+  let inputBytes: bigint | undefined;
   const end = (outcome: AttemptResult["outcome"], extra: Partial<AttemptResult> = {}): AttemptResult => ({
     outcome,
     startTime,
     endTime: new Date().toISOString(),
     executors,
     outputs: [],
+    ...(inputBytes === undefined ? {} : { inputBytes }),
     systemLogs,
     ...extra,
   });
@@ -79,6 +82,7 @@ export async function runTask(task: Task, options: RunTaskOptions): Promise<Atte
   }
 
   const downloaded = await downloadInputs(task, root, options.transfers ?? {}, signal);
+  inputBytes = downloaded.bytes;
   if (signal.aborted) return canceled();
   if (!downloaded.ok) {
     systemLogs.push(...downloaded.systemLogs);

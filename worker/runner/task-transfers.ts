@@ -35,12 +35,17 @@ export function asUrl(url: string): string {
   return url.startsWith("/") ? pathToFileURL(url).href : url;
 }
 
-export interface DownloadOutcome {
+interface TransferOutcome {
   ok: boolean;
   systemLogs: string[];
 }
 
-export interface UploadOutcome extends DownloadOutcome {
+export interface DownloadOutcome extends TransferOutcome {
+  /** Bytes of the inputs downloaded (content inputs written included), as filetransfer reports them. */
+  bytes: bigint;
+}
+
+export interface UploadOutcome extends TransferOutcome {
   outputs: OutputFileResult[];
 }
 
@@ -53,9 +58,12 @@ export async function downloadInputs(
   options: TaskTransferOptions,
   signal: AbortSignal,
 ): Promise<DownloadOutcome> {
-  if (task.inputs.length === 0) return { ok: true, systemLogs: [] };
+  if (task.inputs.length === 0) return { ok: true, systemLogs: [], bytes: 0n };
   const report = await transfer(manifestOf(task, root), "download", { ...options, signal });
-  return { ok: report.ok, systemLogs: failures(report, "download of input") };
+  const bytes = report.files
+    .filter((file) => file.direction === "download" && file.error === undefined)
+    .reduce((sum, file) => sum + BigInt(file.size_bytes), 0n);
+  return { ok: report.ok, systemLogs: failures(report, "download of input"), bytes };
 }
 
 export async function uploadOutputs(
