@@ -83,8 +83,10 @@ resource "azurerm_container_app" "server" {
       dynamic "env" {
         for_each = merge(local.common_env, {
           AZURE_CLIENT_ID = azurerm_user_assigned_identity.server.client_id
-          OIDC_ISSUER     = var.oidc_issuer
-          OIDC_AUDIENCE   = var.oidc_audience
+          # Sign-in is on whenever an issuer is given; without one every caller sees every task.
+          TES_AUTH_MODE = var.oidc_issuer == "" ? "none" : "oidc"
+          OIDC_ISSUER   = var.oidc_issuer
+          OIDC_AUDIENCE = var.oidc_audience
         })
         content {
           name  = env.key
@@ -158,6 +160,9 @@ resource "azurerm_container_app" "worker" {
       dynamic "env" {
         for_each = merge(local.common_env, {
           AZURE_CLIENT_ID = azurerm_user_assigned_identity.worker.client_id
+          # Task documents go to this container; nodes read each through a short user-delegation
+          # SAS that the worker's identity signs (Storage Blob Data Contributor, identity.tf).
+          AZURE_BATCH_TASK_DOCUMENTS_URL = "${azurerm_storage_account.tes.primary_blob_endpoint}${azurerm_storage_container.task_documents.name}"
         })
         content {
           name  = env.key

@@ -16,6 +16,13 @@ resource "azurerm_storage_container" "tasks" {
   container_access_type = "private"
 }
 
+# Each Batch task's TES document (inputs' SAS URLs included), kept out of the Batch task itself.
+resource "azurerm_storage_container" "task_documents" {
+  name                  = "tes-task-documents"
+  storage_account_id    = azurerm_storage_account.tes.id
+  container_access_type = "private"
+}
+
 resource "azurerm_batch_account" "tes" {
   name                                = "ba${local.base}"
   location                            = azurerm_resource_group.tes.location
