@@ -59,7 +59,7 @@ export function defineBackendConformanceTests(name: string, target: BackendConfo
 
     async function submitOne(attempt: Attempt): Promise<string> {
       const [outcome] = await backend.submit([attempt]);
-      assert.ok(outcome !== undefined && outcome.kind === "submitted", `submit answered ${JSON.stringify(outcome)}`);
+      assert.ok(outcome !== undefined && outcome.kind === "submitted", `submit answered ${show(outcome)}`);
       submitted.push(outcome.handle);
       return outcome.handle;
     }
@@ -72,12 +72,12 @@ export function defineBackendConformanceTests(name: string, target: BackendConfo
         if (status !== undefined && phases.includes(status.phase)) return status;
         await new Promise((resolve) => setTimeout(resolve, pauseMs));
       }
-      assert.fail(`the attempt did not reach ${phases.join(" or ")} within ${timeoutMs} ms; last ${JSON.stringify(status)}`);
+      assert.fail(`the attempt did not reach ${phases.join(" or ")} within ${timeoutMs} ms; last ${show(status)}`);
     }
 
     async function resultOf(handle: string): Promise<AttemptResult> {
       const status = await waitForPhase(handle, ["ended", "unknown"], endTimeoutMs);
-      assert.equal(status.phase, "ended", `the attempt ended as ${JSON.stringify(status)}`);
+      assert.equal(status.phase, "ended", `the attempt ended as ${show(status)}`);
       return status.result;
     }
 
@@ -187,4 +187,9 @@ export function defineBackendConformanceTests(name: string, target: BackendConfo
       await backend.release([handle]); // twice is harmless
     });
   });
+}
+
+/** A value for an assertion message; results hold bigints (sizes), which JSON.stringify refuses. */
+function show(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) => (typeof item === "bigint" ? item.toString() : item));
 }
