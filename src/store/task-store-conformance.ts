@@ -504,6 +504,63 @@ export function defineTaskStoreConformanceTests(target: ConformanceTarget): void
       });
     });
 
+    describe("trace context", () => {
+      test("the traceparent given at insert is kept with the task through updates; none given is \"\"", async () => {
+        const { store } = await freshStore();
+        const traced = newTask();
+        const untraced = newTask();
+        const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        await store.insert(traced, "alice", traceparent);
+        await store.insert(untraced, "alice");
+        assert.equal((await store.get(traced.id, ALL))?.traceContext, traceparent);
+        assert.equal((await store.get(untraced.id, ownedBy("alice")))?.traceContext, "");
+        const written = await store.update(traced.id, 1, { task: withState(traced, State.RUNNING), backendHandle: "h" });
+        assert.equal(written?.traceContext, traceparent, "the written record carries it");
+        assert.equal((await store.get(traced.id, ALL))?.traceContext, traceparent, "an update leaves it");
+        const stale = await store.findStale([State.RUNNING], new Date(Date.now() + 1000), 10);
+        assert.deepEqual(stale.map((record) => record.traceContext), [traceparent]);
+      });
+
+      test("concurrent inserts (one group commit) each keep their own traceparent", async () => {
+        const { store } = await freshStore();
+        const tasks = Array.from({ length: 50 }, () => newTask());
+        const contexts = tasks.map((_, i) => `00-${i.toString(16).padStart(32, "a")}-${i.toString(16).padStart(16, "b")}-01`);
+        await Promise.all(tasks.map((task, i) => store.insert(task, "", contexts[i])));
+        for (const [i, task] of tasks.entries()) assert.equal((await store.get(task.id, ALL))?.traceContext, contexts[i]);
+      });
+    });
+
+    describe("findFollowed", () => {
+      test("returns the bookkeeping of tasks in the states that have a handle, least recently written first, up to the limit", async () => {
+        const { store } = await freshStore();
+        const first = newTask();
+        const second = newTask();
+        const noHandle = newTask({ state: State.RUNNING });
+        const otherState = newTask();
+        for (const task of [first, second, noHandle, otherState]) await store.insert(task, "bob", `00-${"1".repeat(32)}-${"2".repeat(16)}-01`);
+        await store.insert(newTask({ state: State.COMPLETE }), "");
+        await store.update(second.id, 1, { task: withState(second, State.INITIALIZING), backendHandle: "handle-2" });
+        await sleep(3);
+        await store.update(first.id, 1, { task: withState(first, State.RUNNING), backendHandle: "handle-1" });
+        await store.update(otherState.id, 1, { task: withState(otherState, State.CANCELING), backendHandle: "handle-3" });
+        const followed = await store.findFollowed([State.INITIALIZING, State.RUNNING], 10);
+        assert.deepEqual(followed, [
+          { id: second.id, state: State.INITIALIZING, version: 2, backendHandle: "handle-2", traceContext: `00-${"1".repeat(32)}-${"2".repeat(16)}-01` },
+          { id: first.id, state: State.RUNNING, version: 2, backendHandle: "handle-1", traceContext: `00-${"1".repeat(32)}-${"2".repeat(16)}-01` },
+        ]);
+        assert.deepEqual((await store.findFollowed([State.INITIALIZING, State.RUNNING], 1)).map((t) => t.id), [second.id]);
+        assert.deepEqual(await store.findFollowed([], 10), []);
+        assert.deepEqual(await store.findFollowed([State.RUNNING], 0), []);
+        // A write makes a task the most recent: it is followed last.
+        await sleep(3);
+        await store.update(second.id, 2, { task: withState(second, State.RUNNING) });
+        assert.deepEqual((await store.findFollowed([State.INITIALIZING, State.RUNNING], 10)).map((t) => [t.id, t.version]), [
+          [first.id, 2],
+          [second.id, 3],
+        ]);
+      });
+    });
+
     describe("countByState", () => {
       test("counts each state asked for, in every scope: 0 for an empty state, nothing for states not asked for", async () => {
         const { store } = await freshStore();

@@ -18,8 +18,9 @@ export interface TaskStore {
    * The id must be time-sortable (UUIDv7): lists run newest first by id. Throws TaskExistsError when
    * the id is taken. Concurrent inserts may share one commit (group commit); each resolves only
    * once its own task is stored, and fails only for its own reason (or a failed shared commit).
+   * `traceContext` is the W3C traceparent of the call that created it (TaskRecord.traceContext).
    */
-  insert(task: Task, owner: string): Promise<void>;
+  insert(task: Task, owner: string, traceContext?: string): Promise<void>;
 
   /**
    * One task with its bookkeeping, or undefined when it does not exist in this scope. The task is
@@ -55,6 +56,13 @@ export interface TaskStore {
   findStale(states: readonly State[], updatedBefore: Date, limit: number): Promise<TaskRecord[]>;
 
   /**
+   * Tasks in any of `states` that have a backend handle, least recently written first, at most
+   * `limit`, in every scope: what the poll cycle follows. Reads the bookkeeping columns only, no
+   * task document, so following ten thousand tasks decodes none of them.
+   */
+  findFollowed(states: readonly State[], limit: number): Promise<FollowedTask[]>;
+
+  /**
    * How many tasks are in each of `states`, in every scope: for the tes.tasks gauge. Every state
    * asked for is in the map (0 when no task is in it); no other state is. Cheap for the states it
    * is meant for, the non-terminal ones, whose counts stay small: one query on the
@@ -84,6 +92,21 @@ export interface TaskRecord {
   /** The backend's own reference for the current attempt (a Batch task id, a local run id). */
   backendHandle: string;
   updatedAt: Date;
+  /**
+   * The W3C traceparent of the CreateTask call that stored the task ("" when it was not traced):
+   * the worker's later work on the task (a poll that changes it) joins that trace.
+   */
+  traceContext: string;
+}
+
+/** A followed task's bookkeeping, without its document (findFollowed). */
+export interface FollowedTask {
+  id: string;
+  state: State;
+  /** The compare-and-set token: the same version means the same stored task. */
+  version: number;
+  backendHandle: string;
+  traceContext: string;
 }
 
 export interface TaskChange {

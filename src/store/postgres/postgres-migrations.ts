@@ -41,4 +41,12 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX task_tags_key_value_task_id ON task_tags (key, value, task_id);
     `,
   },
+  {
+    version: 2,
+    name: "trace context of the call that created each task",
+    // The W3C traceparent of CreateTask's span ('' when not traced): the worker's poll-cycle spans
+    // join or link each task's own trace with it. Tasks stored before this step have none. A
+    // constant default adds the column without rewriting the table (PostgreSQL 11+).
+    sql: `ALTER TABLE tasks ADD COLUMN trace_context text NOT NULL DEFAULT '';`,
+  },
 ];

@@ -7,7 +7,7 @@ import { decodePageToken } from "../page-token.js";
 import { TaskExistsError, TaskNotFoundError, TerminalStateError } from "../store-errors.js";
 import { decodeTask, encodeTask } from "../task-document.js";
 import { isTerminal, stateName, TERMINAL_STATES } from "../task-states.js";
-import type { ListQuery, Scope, TaskChange, TaskPage, TaskRecord, TaskStore } from "../task-store.js";
+import type { FollowedTask, ListQuery, Scope, TaskChange, TaskPage, TaskRecord, TaskStore } from "../task-store.js";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.js";
 
 export interface PostgresTaskStoreOptions {
@@ -29,6 +29,7 @@ export const DEFAULT_INSERT_BATCH_MAX = 256;
 interface PendingInsert {
   task: Task;
   owner: string;
+  traceContext: string;
   document: Buffer;
   resolve: () => void;
   reject: (error: unknown) => void;
@@ -39,12 +40,13 @@ interface RecordRow {
   version: number;
   backend_handle: string;
   updated_at: Date;
+  trace_context: string;
   document: Buffer;
 }
 
 
 const TERMINAL_LIST = TERMINAL_STATES.join(", ");
-const RECORD_COLUMNS = "owner, version, backend_handle, updated_at, document";
+const RECORD_COLUMNS = "owner, version, backend_handle, updated_at, trace_context, document";
 
 /** Fixed queries are named, so each connection parses and plans them once. */
 const SQL = {
@@ -52,8 +54,8 @@ const SQL = {
     name: "tes_task_insert",
     // One statement, so one round trip and atomic without an explicit transaction.
     text: `WITH inserted AS (
-             INSERT INTO tasks (id, owner, state, name, creation_time, version, backend_handle, updated_at, document)
-             VALUES ($1, $2, $3, $4, $5, 1, '', $6, $7)
+             INSERT INTO tasks (id, owner, state, name, creation_time, version, backend_handle, updated_at, document, trace_context)
+             VALUES ($1, $2, $3, $4, $5, 1, '', $6, $7, $10)
              RETURNING id
            )
            INSERT INTO task_tags (task_id, key, value)
@@ -64,10 +66,10 @@ const SQL = {
   insertMany: {
     name: "tes_task_insert_many",
     text: `WITH inserted AS (
-             INSERT INTO tasks (id, owner, state, name, creation_time, version, backend_handle, updated_at, document)
-             SELECT id, owner, state, name, creation_time, 1, '', $6, document
-             FROM unnest($1::text[], $2::text[], $3::smallint[], $4::text[], $5::text[], $7::bytea[])
-               AS task (id, owner, state, name, creation_time, document)
+             INSERT INTO tasks (id, owner, state, name, creation_time, version, backend_handle, updated_at, document, trace_context)
+             SELECT id, owner, state, name, creation_time, 1, '', $6, document, trace_context
+             FROM unnest($1::text[], $2::text[], $3::smallint[], $4::text[], $5::text[], $7::bytea[], $11::text[])
+               AS task (id, owner, state, name, creation_time, document, trace_context)
              ON CONFLICT (id) DO NOTHING
              RETURNING id
            ), tags AS (
@@ -85,13 +87,19 @@ const SQL = {
     text: `UPDATE tasks
            SET document = $1, state = $2, version = version + 1, backend_handle = coalesce($3, backend_handle), updated_at = $4
            WHERE id = $5 AND version = $6 AND (state = $2 OR state NOT IN (${TERMINAL_LIST}))
-           RETURNING owner, version, backend_handle, updated_at`,
+           RETURNING owner, version, backend_handle, updated_at, trace_context`,
   },
   versionAndState: { name: "tes_task_version_state", text: "SELECT version, state FROM tasks WHERE id = $1" },
   findStale: {
     name: "tes_task_find_stale",
     text: `SELECT ${RECORD_COLUMNS} FROM tasks
            WHERE state = ANY ($1::smallint[]) AND updated_at < $2 ORDER BY updated_at LIMIT $3`,
+  },
+  // Bookkeeping only: the documents, most of each row, stay on disk.
+  findFollowed: {
+    name: "tes_task_find_followed",
+    text: `SELECT id, state, version, backend_handle, trace_context FROM tasks
+           WHERE state = ANY ($1::smallint[]) AND backend_handle <> '' ORDER BY updated_at LIMIT $2`,
   },
   // The (state, updated_at) index answers this alone (an index-only scan once vacuumed).
   countByState: {
@@ -173,10 +181,10 @@ export class PostgresTaskStore implements TaskStore {
    * When the statement as a whole fails (a value PostgreSQL refuses, say), each of its tasks is
    * retried alone, so only the task at fault fails.
    */
-  insert(task: Task, owner: string): Promise<void> {
+  insert(task: Task, owner: string, traceContext = ""): Promise<void> {
     const document = toBuffer(encodeTask(task));
     return new Promise<void>((resolve, reject) => {
-      this.pendingInserts.push({ task, owner, document, resolve, reject });
+      this.pendingInserts.push({ task, owner, traceContext, document, resolve, reject });
       if (this.pendingInserts.length === 1) setImmediate(() => this.flushInserts());
     });
   }
@@ -250,13 +258,14 @@ export class PostgresTaskStore implements TaskStore {
         tagTaskIds,
         tagKeys,
         tagValues,
+        batch.map((item) => item.traceContext),
       ],
     });
     return new Set(rows.map((row) => row.id));
   }
 
   private async insertOne(item: PendingInsert): Promise<void> {
-    const { task, owner, document } = item;
+    const { task, owner, traceContext, document } = item;
     const tags = Object.entries(task.tags);
     try {
       await this.pool.query({
@@ -271,6 +280,7 @@ export class PostgresTaskStore implements TaskStore {
           document,
           tags.map(([key]) => key),
           tags.map(([, value]) => value),
+          traceContext,
         ],
       });
       item.resolve();
@@ -318,6 +328,7 @@ export class PostgresTaskStore implements TaskStore {
         version: row.version,
         backendHandle: row.backend_handle,
         updatedAt: row.updated_at,
+        traceContext: row.trace_context,
       };
     }
     // Nothing changed: say why, so a caller never retries a move out of a terminal state forever.
@@ -333,6 +344,21 @@ export class PostgresTaskStore implements TaskStore {
     if (states.length === 0 || limit <= 0) return [];
     const { rows } = await this.pool.query<RecordRow>({ ...SQL.findStale, values: [states, updatedBefore, limit] });
     return rows.map(toRecord);
+  }
+
+  async findFollowed(states: readonly State[], limit: number): Promise<FollowedTask[]> {
+    if (states.length === 0 || limit <= 0) return [];
+    const { rows } = await this.pool.query<{ id: string; state: State; version: number; backend_handle: string; trace_context: string }>({
+      ...SQL.findFollowed,
+      values: [states, limit],
+    });
+    return rows.map((row) => ({
+      id: row.id,
+      state: row.state,
+      version: row.version,
+      backendHandle: row.backend_handle,
+      traceContext: row.trace_context,
+    }));
   }
 
   async countByState(states: readonly State[]): Promise<Map<State, number>> {
@@ -359,6 +385,7 @@ function toRecord(row: RecordRow): TaskRecord {
     version: row.version,
     backendHandle: row.backend_handle,
     updatedAt: row.updated_at,
+    traceContext: row.trace_context,
   };
 }
 

@@ -40,4 +40,11 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX task_tags_key_value_task_id ON task_tags (key, value, task_id);
     `,
   },
+  {
+    version: 2,
+    name: "trace context of the call that created each task",
+    // The W3C traceparent of CreateTask's span ('' when not traced): the worker's poll-cycle spans
+    // join or link each task's own trace with it. Tasks stored before this step have none.
+    sql: `ALTER TABLE tasks ADD COLUMN trace_context TEXT NOT NULL DEFAULT '';`,
+  },
 ];

@@ -9,7 +9,7 @@ import { decodePageToken } from "../page-token.js";
 import { TaskExistsError, TaskNotFoundError, TerminalStateError } from "../store-errors.js";
 import { decodeTask, encodeTask } from "../task-document.js";
 import { isTerminal, stateName, TERMINAL_STATES } from "../task-states.js";
-import type { ListQuery, Scope, TaskChange, TaskPage, TaskRecord, TaskStore } from "../task-store.js";
+import type { FollowedTask, ListQuery, Scope, TaskChange, TaskPage, TaskRecord, TaskStore } from "../task-store.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
 
 export interface SqliteTaskStoreOptions {
@@ -27,15 +27,16 @@ export const DEFAULT_INSERT_BATCH_MAX = 256;
 interface PendingInsert {
   task: Task;
   owner: string;
+  traceContext: string;
   document: Uint8Array;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
 
-const RECORD_COLUMNS = "id, owner, version, backend_handle, updated_at, document";
+const RECORD_COLUMNS = "id, owner, version, backend_handle, updated_at, trace_context, document";
 const SQL = {
-  insertTask: `INSERT INTO tasks (id, owner, state, name, creation_time, version, backend_handle, updated_at, document)
-       VALUES (?, ?, ?, ?, ?, 1, '', ?, ?)`,
+  insertTask: `INSERT INTO tasks (id, owner, state, name, creation_time, version, backend_handle, updated_at, trace_context, document)
+       VALUES (?, ?, ?, ?, ?, 1, '', ?, ?, ?)`,
   insertTag: "INSERT INTO task_tags (task_id, key, value) VALUES (?, ?, ?)",
   getAll: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = ?`,
   getOwned: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = ? AND owner = ?`,
@@ -47,6 +48,7 @@ interface RecordRow {
   version: number;
   backend_handle: string;
   updated_at: number;
+  trace_context: string;
   document: Buffer;
 }
 
@@ -119,10 +121,10 @@ export class SqliteTaskStore implements TaskStore {
    * Each task is written in its own savepoint: one that fails (a taken id) rolls back alone and
    * rejects alone; a failing commit rejects the whole batch, and then none of it is stored.
    */
-  insert(task: Task, owner: string): Promise<void> {
+  insert(task: Task, owner: string, traceContext = ""): Promise<void> {
     const document = encodeTask(task);
     return new Promise<void>((resolve, reject) => {
-      this.pendingInserts.push({ task, owner, document, resolve, reject });
+      this.pendingInserts.push({ task, owner, traceContext, document, resolve, reject });
       if (this.pendingInserts.length === 1) setImmediate(() => this.flushInserts());
     });
   }
@@ -159,8 +161,8 @@ export class SqliteTaskStore implements TaskStore {
     const insertTag = this.statement(SQL.insertTag);
     // A transaction called inside another runs as a savepoint (better-sqlite3), rolled back alone on a throw.
     const one = this.db.transaction((item: PendingInsert, now: number) => {
-      const { task, owner, document } = item;
-      insertTask.run(task.id, owner, task.state, task.name, task.creationTime, now, document);
+      const { task, owner, traceContext, document } = item;
+      insertTask.run(task.id, owner, task.state, task.name, task.creationTime, now, traceContext, document);
       for (const key in task.tags) insertTag.run(task.id, key, task.tags[key]);
     });
     const many = this.db.transaction((batch: readonly PendingInsert[], now: number) =>
@@ -198,7 +200,7 @@ export class SqliteTaskStore implements TaskStore {
       `UPDATE tasks
        SET document = ?, state = ?, version = version + 1, backend_handle = coalesce(?, backend_handle), updated_at = ?
        WHERE id = ? AND version = ? AND (state = ? OR state NOT IN (${TERMINAL_LIST}))
-       RETURNING id, owner, version, backend_handle, updated_at`,
+       RETURNING id, owner, version, backend_handle, updated_at, trace_context`,
     ).get(
       encodeTask(change.task),
       change.task.state,
@@ -215,6 +217,7 @@ export class SqliteTaskStore implements TaskStore {
         version: row.version,
         backendHandle: row.backend_handle,
         updatedAt: new Date(row.updated_at),
+        traceContext: row.trace_context,
       };
     }
     // Nothing changed: say why, so a caller never retries a move out of a terminal state forever.
@@ -232,10 +235,26 @@ export class SqliteTaskStore implements TaskStore {
     if (states.length === 0 || limit <= 0) return [];
     const placeholders = states.map(() => "?").join(", ");
     const rows = this.listStatement(
-      `SELECT id, owner, version, backend_handle, updated_at, document FROM tasks
+      `SELECT ${RECORD_COLUMNS} FROM tasks
        WHERE state IN (${placeholders}) AND updated_at < ? ORDER BY updated_at LIMIT ?`,
     ).all(...states, updatedBefore.getTime(), limit) as RecordRow[];
     return rows.map(toRecord);
+  }
+
+  async findFollowed(states: readonly State[], limit: number): Promise<FollowedTask[]> {
+    if (states.length === 0 || limit <= 0) return [];
+    const placeholders = states.map(() => "?").join(", ");
+    const rows = this.listStatement(
+      `SELECT id, state, version, backend_handle, trace_context FROM tasks
+       WHERE state IN (${placeholders}) AND backend_handle <> '' ORDER BY updated_at LIMIT ?`,
+    ).all(...states, limit) as Array<{ id: string; state: State; version: number; backend_handle: string; trace_context: string }>;
+    return rows.map((row) => ({
+      id: row.id,
+      state: row.state,
+      version: row.version,
+      backendHandle: row.backend_handle,
+      traceContext: row.trace_context,
+    }));
   }
 
   async countByState(states: readonly State[]): Promise<Map<State, number>> {
@@ -285,6 +304,7 @@ function toRecord(row: RecordRow): TaskRecord {
     version: row.version,
     backendHandle: row.backend_handle,
     updatedAt: new Date(row.updated_at),
+    traceContext: row.trace_context,
   };
 }
 
