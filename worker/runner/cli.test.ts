@@ -83,3 +83,23 @@ test("SIGTERM cancels: the executors stop and the result says canceled", async (
   assert.equal(parseResultDocument(await readFile(resultFile, "utf8")).outcome, "canceled");
   assert.deepEqual(await leftoverProcesses(`sleep ${marker}`), []);
 });
+
+test("--registry-logins: the document is read, then deleted from the task directory; a bad one exits 2 without echoing a password", async () => {
+  const taskFile = path.join(scratch, "login-task.json");
+  await writeFile(taskFile, JSON.stringify({ executors: [{ image: "registry.example.com/tool:1", command: ["true"] }] }));
+  const logins = path.join(scratch, "registry-logins.json");
+  await writeFile(logins, JSON.stringify({ version: 1, registries: [{ server: "registry.example.com", username: "robot", password: "Pa55-SECRET" }] }));
+  const resultFile = path.join(scratch, "login-result.json");
+  // TES_REGISTRY_LOGINS is how the Azure Batch backend names it (an environment setting of the Batch task).
+  const { code, stderr } = await runCli(["run", "--task", taskFile, "--workdir", path.join(scratch, "login-wd"), "--runtime", "bwrap", "--result", resultFile], { TES_REGISTRY_LOGINS: logins });
+  assert.equal(code, 0, stderr);
+  assert.equal(parseResultDocument(await readFile(resultFile, "utf8")).outcome, "complete");
+  await assert.rejects(readFile(logins), { code: "ENOENT" });
+
+  await writeFile(logins, JSON.stringify({ version: 1, registries: [{ server: "registry.example.com", password: "Pa55-SECRET" }] }));
+  const bad = await runCli(["run", "--task", taskFile, "--workdir", path.join(scratch, "login-wd2"), "--result", path.join(scratch, "r3.json"), "--registry-logins", logins]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /registries\[0\]\.username must be a non-empty string/);
+  assert.ok(!bad.stderr.includes("Pa55-SECRET"));
+  await assert.rejects(readFile(logins), { code: "ENOENT" });
+});

@@ -5,13 +5,17 @@
  *
  *   tsx worker/runner/cli.ts run --task task.json --workdir DIR --result result.json
  *       [--runtime bwrap|docker|podman] [--progress progress.json] [--attempt-id ID]
- *       [--tail-bytes N] [--network]
+ *       [--tail-bytes N] [--network] [--registry-logins FILE]
  *
  * task.json is the TES task in its JSON form (snake_case, as the REST API answers it). The result is
  * written whatever the outcome (exit code 0); exit code 2 means the command line or task.json was
  * wrong and nothing ran. SIGTERM or SIGINT cancels: the executors are stopped and the result says so.
  * Defaults come from the environment: TES_CONTAINER_RUNTIME, TES_LOCAL_NETWORK, TES_LOCAL_LIMITS,
- * TES_LOG_TAIL_BYTES.
+ * TES_LOG_TAIL_BYTES, TES_REGISTRY_LOGINS (the --registry-logins file).
+ *
+ * --registry-logins names a registry logins document (registry-login/registry-logins.ts): the
+ * runner reads it, deletes it (Batch would serve it to anyone who may read the task's files), and
+ * signs its docker/podman client in to those registries before each executor (registry-login/).
  */
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -22,10 +26,13 @@ import { toResultDocument } from "./result-document.js";
 import { runTask } from "./run-task.js";
 import { detectRuntime } from "./runtimes/detect-runtime.js";
 import { parseTaskDocument } from "./task-document.js";
+import { AZURE_ENDPOINTS } from "./registry-login/acr-token.js";
+import { RegistryLogin } from "./registry-login/registry-login.js";
+import { parseRegistryLogins, type RegistryLoginEntry } from "./registry-login/registry-logins.js";
 
 const usage =
   "usage: cli.ts run --task task.json --workdir DIR --result result.json [--runtime bwrap|docker|podman] " +
-  "[--progress progress.json] [--attempt-id ID] [--tail-bytes N] [--network]";
+  "[--progress progress.json] [--attempt-id ID] [--tail-bytes N] [--network] [--registry-logins FILE]";
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -46,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
         "attempt-id": { type: "string" },
         "tail-bytes": { type: "string" },
         network: { type: "boolean" },
+        "registry-logins": { type: "string" },
       },
       strict: true,
     }));
@@ -76,6 +84,20 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${values.task}: ${(error as Error).message}\n`);
     return 2;
   }
+  const loginsFile = values["registry-logins"] ?? nonEmpty(process.env.TES_REGISTRY_LOGINS);
+  let logins: RegistryLoginEntry[] = [];
+  if (loginsFile !== undefined) {
+    try {
+      logins = parseRegistryLogins(await fs.readFile(loginsFile, "utf8"));
+    } catch (error) {
+      // The parser's messages name fields, never a password.
+      process.stderr.write(`${loginsFile}: ${(error as Error).message}\n`);
+      return 2;
+    } finally {
+      await fs.rm(loginsFile, { force: true });
+    }
+  }
+  const login = logins.length === 0 ? undefined : await RegistryLogin.create(logins, AZURE_ENDPOINTS);
   const workDir = path.resolve(values.workdir);
   await fs.mkdir(workDir, { recursive: true });
 
@@ -89,7 +111,12 @@ async function main(argv: string[]): Promise<number> {
     workDir,
     attemptId: values["attempt-id"] ?? path.basename(workDir),
     runtime: () =>
-      detectRuntime(wanted, { network: values.network === true || config.network, limits: config.limits, hiddenPaths: [] }),
+      detectRuntime(
+        wanted,
+        { network: values.network === true || config.network, limits: config.limits, hiddenPaths: [] },
+        login === undefined ? {} : { DOCKER_CONFIG: login.dockerConfigDir },
+      ),
+    ...(login === undefined ? {} : { beforeExecutor: (signal: AbortSignal) => login.refresh(signal) }),
     tailBytes: tailBytes ?? config.logTailBytes,
     // TES_ALLOWED_DIRS, when set, says where file:// may go; else filetransfer's own FILETRANSFER_ALLOWED_DIRS.
     ...(config.allowedDirs.length === 0 ? {} : { transfers: { allowedDirs: config.allowedDirs } }),
@@ -105,8 +132,13 @@ async function main(argv: string[]): Promise<number> {
         }),
   });
   await progressWrites;
+  await login?.dispose();
   await writeFileAtomic(values.result, `${JSON.stringify(toResultDocument(result), null, 2)}\n`);
   return 0;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
 }
 
 main(process.argv.slice(2)).then(

@@ -29,6 +29,12 @@ export interface RunTaskOptions {
   onProgress?: (progress: RunnerProgress) => void;
   /** Awaited before each executor's processes exist, with what will hold them (see ContainerSpec). */
   onSandbox?: (holders: SandboxHolders) => Promise<void>;
+  /**
+   * Awaited before each executor starts (its image is pulled then): signs the container client in
+   * to private registries (registry-login/). A throw ends the attempt as a system error with its
+   * message: the user's executor never ran.
+   */
+  beforeExecutor?: (signal: AbortSignal) => Promise<void>;
 }
 
 /**
@@ -101,6 +107,15 @@ export async function runTask(task: Task, options: RunTaskOptions): Promise<Atte
   const safeId = options.attemptId.replace(/[^A-Za-z0-9_.-]/g, "_");
   for (const [index, executor] of task.executors.entries()) {
     const ended = [...executors];
+    if (options.beforeExecutor !== undefined) {
+      try {
+        await options.beforeExecutor(signal);
+      } catch (error) {
+        if (signal.aborted) return canceled();
+        systemLogs.push(`signing in to the registries for executor ${index} failed: ${(error as Error).message}`);
+        return end("system_error");
+      }
+    }
     const outcome = await runExecutor(
       runtime,
       {

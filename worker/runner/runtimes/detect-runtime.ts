@@ -18,10 +18,12 @@ const installHint =
 export async function detectRuntime(
   wanted: ContainerRuntimeName | undefined,
   bwrapOptions: BwrapOptions,
+  /** Given to a docker or podman client on top of the worker's settings (EngineRuntime). */
+  engineClientEnv: Record<string, string> = {},
 ): Promise<ContainerRuntime> {
   const candidates: ContainerRuntimeName[] = wanted === undefined ? ["docker", "podman", "bwrap"] : [wanted];
   for (const name of candidates) {
-    const runtime = await tryRuntime(name, bwrapOptions);
+    const runtime = await tryRuntime(name, bwrapOptions, engineClientEnv);
     if (runtime !== undefined) return runtime;
   }
   if (wanted === "bwrap") {
@@ -39,7 +41,7 @@ export async function detectRuntime(
   throw new RuntimeUnavailableError(installHint);
 }
 
-async function tryRuntime(name: ContainerRuntimeName, bwrapOptions: BwrapOptions): Promise<ContainerRuntime | undefined> {
+async function tryRuntime(name: ContainerRuntimeName, bwrapOptions: BwrapOptions, engineClientEnv: Record<string, string>): Promise<ContainerRuntime | undefined> {
   const command = await findOnPath(name === "bwrap" ? bwrapOptions.command ?? "bwrap" : name);
   if (command === undefined) return undefined;
   if (name === "bwrap") {
@@ -53,7 +55,7 @@ async function tryRuntime(name: ContainerRuntimeName, bwrapOptions: BwrapOptions
       ...(setpriv === undefined ? {} : { sandboxUser: { uid: 65534, gid: 65534 }, setprivCommand: setpriv }),
     });
   }
-  return (await succeeds(command, ["info"])) ? new EngineRuntime(name, command) : undefined;
+  return (await succeeds(command, ["info"])) ? new EngineRuntime(name, command, engineClientEnv) : undefined;
 }
 
 function succeeds(command: string, args: string[]): Promise<boolean> {

@@ -46,3 +46,15 @@ test("docker run gets the mounts, workdir, limits, the command as argv and the e
   ]);
   assert.deepEqual(runtime.notes(), []);
 });
+
+test("the client gets the runner's own DOCKER_CONFIG (registry credentials), over the worker's", async () => {
+  const printer = path.join(scratch, "docker-env");
+  await writeFile(printer, '#!/bin/sh\necho "DOCKER_CONFIG=$DOCKER_CONFIG"\n');
+  await chmod(printer, 0o755);
+  const runtime = new EngineRuntime("docker", printer, { DOCKER_CONFIG: "/tmp/tes-docker-config-x" });
+  const started = await runtime.start({ name: "tes-t-0", image: "alpine:3", command: ["true"], workdir: "", env: {}, mounts: [], root: "/w/root", stdin: false, cpuCores: undefined, ramBytes: undefined });
+  let out = "";
+  started.process.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  await new Promise((resolve) => started.process.once("close", resolve));
+  assert.equal(out.trim(), "DOCKER_CONFIG=/tmp/tes-docker-config-x");
+});

@@ -9,10 +9,15 @@ import { killProcessGroup } from "./process-group.js";
  * so they stay out of process listings.
  */
 export class EngineRuntime implements ContainerRuntime {
-  /** `command` is the client's absolute path, so a task's PATH cannot change which client runs. */
+  /**
+   * `command` is the client's absolute path, so a task's PATH cannot change which client runs.
+   * `clientEnv` is given to the client on top of the worker's engine settings (the runner's own
+   * DOCKER_CONFIG with registry credentials, registry-login/).
+   */
   constructor(
     readonly name: "docker" | "podman",
     private readonly command: string,
+    private readonly clientEnv: Record<string, string> = {},
   ) {}
 
   notes(): string[] {
@@ -46,7 +51,7 @@ export class EngineRuntime implements ContainerRuntime {
     const child = spawn(this.command, argv, {
       detached: true,
       stdio: [spec.stdin ? "pipe" : "ignore", "pipe", "pipe"],
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...engineEnvironment(), ...spec.env },
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...engineEnvironment(), ...this.clientEnv, ...spec.env },
     });
     const removeContainer = () =>
       new Promise<void>((resolve) => execFile(this.command, ["rm", "--force", spec.name], () => resolve()));
