@@ -1,5 +1,6 @@
 import { State } from "../src/gen/ga4gh/tes/v1/tes_pb.js";
 import { ALL } from "../src/store/task-store.js";
+import { linkActiveSpanToTask } from "../src/telemetry/task-trace.js";
 import { buildAttempt } from "./build-attempt.js";
 import { cancelFinished, hasPendingAttempt } from "./task-state-machine.js";
 import { updateTask } from "./update-task.js";
@@ -12,9 +13,11 @@ import type { WorkerContext } from "./worker-context.js";
  * that is stopped at once), so no attempt outlives its cancel.
  */
 export async function runCancelJob(context: WorkerContext, taskId: string): Promise<void> {
-  for (;;) {
+  for (let round = 0; ; round++) {
     const record = await context.store.get(taskId, ALL);
     if (record === undefined || record.task.state !== State.CANCELING) return;
+    // This job continues the CancelTask call's trace; the link leads to the task's own (CreateTask's).
+    if (round === 0) linkActiveSpanToTask(record.traceContext);
 
     let handle = record.backendHandle;
     if (hasPendingAttempt(record.task, handle)) {

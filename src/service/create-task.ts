@@ -9,6 +9,7 @@ import {
 } from "../gen/ga4gh/tes/v1/tes_pb.js";
 import { droppedParametersWarning, reduceBackendParameters } from "./backend-parameters.js";
 import { callerOf } from "./caller-of.js";
+import { activeTraceparent } from "../telemetry/task-trace.js";
 import { errors } from "./errors.js";
 import type { ResolvedDeps } from "./task-service-deps.js";
 import { rfc3339 } from "./timestamps.js";
@@ -49,7 +50,8 @@ export function createTaskHandler(deps: ResolvedDeps) {
       task.logs = [create(TaskLogSchema, { systemLogs: [warning] })];
     }
 
-    await deps.store.insert(task, callerOf(context).owner);
+    // The CreateTask span's traceparent stays with the task: the worker's later work joins its trace.
+    await deps.store.insert(task, callerOf(context).owner, activeTraceparent());
 
     try {
       await deps.queue.enqueueSubmit(task.id);

@@ -1,21 +1,30 @@
-import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { context, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { instruments, tracer } from "../../src/telemetry/instruments.js";
+import { takeBulkCall, withoutBulkCall } from "../../src/telemetry/task-trace.js";
 import type { AttemptStatus, CallOptions, ComputeBackend, SubmitOutcome } from "./compute-backend.js";
 
 type Method = "submit" | "poll" | "cancel" | "release";
 
 /**
- * A backend whose every call is a client span (in the trace of the job that made it) and counted
+ * A backend whose every call is a client span (in the trace of the job that made it; made inside
+ * task-trace.ts's bulkCall, it also links to the trace of each task it serves) and counted
  * in tes.backend.calls and tes.backend.call.duration, by backend, method and outcome. Wraps any
  * ComputeBackend; src/app.ts wraps the one TES_BACKEND names.
  */
 export function instrumentBackend(backend: ComputeBackend): ComputeBackend {
   const name = backend.capabilities.name;
-  const call = <T>(method: Method, items: number, run: () => Promise<T>, describe?: (result: T) => Record<string, number>): Promise<T> =>
-    tracer().startActiveSpan(
+  const call = <T>(method: Method, items: number, run: () => Promise<T>, describe?: (result: T) => Record<string, number>): Promise<T> => {
+    const bulk = takeBulkCall();
+    return tracer().startActiveSpan(
       `backend ${method}`,
-      { kind: SpanKind.CLIENT, attributes: { "tes.backend": name, "tes.backend.items": items } },
+      {
+        kind: SpanKind.CLIENT,
+        attributes: { "tes.backend": name, "tes.backend.items": items, ...bulk?.attributes },
+        ...(bulk === undefined ? {} : { links: bulk.links }),
+      },
+      withoutBulkCall(context.active()),
       async (span) => {
+        bulk?.started(span.spanContext());
         const started = performance.now();
         let outcome = "ok";
         try {
@@ -35,6 +44,7 @@ export function instrumentBackend(backend: ComputeBackend): ComputeBackend {
         }
       },
     );
+  };
   return {
     capabilities: backend.capabilities,
     submit: (attempts, options?: CallOptions) =>
