@@ -6,9 +6,9 @@ import { ConfigError } from "./env-reader.js";
 import { describeStoreConfig, loadStoreConfig } from "./store.js";
 
 test("without DATABASE_URL the store is SQLite at TES_DATA_DIR/tes.sqlite, ./data by default", () => {
-  assert.deepEqual(loadStoreConfig({}), { kind: "sqlite", path: resolve("data", "tes.sqlite"), busyTimeoutInMs: 5000 });
-  const config = loadStoreConfig({ TES_DATA_DIR: "/var/lib/tes", TES_SQLITE_BUSY_TIMEOUT_MS: "250" });
-  assert.deepEqual(config, { kind: "sqlite", path: "/var/lib/tes/tes.sqlite", busyTimeoutInMs: 250 });
+  assert.deepEqual(loadStoreConfig({}), { kind: "sqlite", path: resolve("data", "tes.sqlite"), busyTimeoutInMs: 5000, viewCacheBytes: 16 * 1024 * 1024 });
+  const config = loadStoreConfig({ TES_DATA_DIR: "/var/lib/tes", TES_SQLITE_BUSY_TIMEOUT_MS: "250", TES_TASK_VIEW_CACHE_BYTES: "0" });
+  assert.deepEqual(config, { kind: "sqlite", path: "/var/lib/tes/tes.sqlite", busyTimeoutInMs: 250, viewCacheBytes: 0 });
 });
 
 test("DATABASE_URL selects PostgreSQL with its pool settings", () => {
@@ -17,6 +17,7 @@ test("DATABASE_URL selects PostgreSQL with its pool settings", () => {
     TES_DATABASE_POOL_SIZE: "25",
     TES_DATABASE_SCHEMA: "tes_prod",
     TES_DATABASE_STATEMENT_TIMEOUT_MS: "0",
+    TES_TASK_VIEW_CACHE_BYTES: "1048576",
   });
   assert.equal(config.kind, "postgres");
   if (config.kind !== "postgres") return;
@@ -25,6 +26,7 @@ test("DATABASE_URL selects PostgreSQL with its pool settings", () => {
   assert.equal(config.schema, "tes_prod");
   assert.equal(config.connectTimeoutInMs, 10_000);
   assert.equal(config.statementTimeoutInMs, 0);
+  assert.equal(config.viewCacheBytes, 1024 * 1024);
 });
 
 test("the database password never shows in strings, JSON, inspection or the description", () => {
@@ -49,6 +51,8 @@ test("bad settings fail with an error naming the setting, never echoing the URL"
     [{ DATABASE_URL: "postgres://h/db", TES_DATABASE_SCHEMA: "Bad-Schema;drop" }, /TES_DATABASE_SCHEMA/],
     [{ DATABASE_URL: "postgres://h/db", TES_DATABASE_CONNECT_TIMEOUT_MS: "soon" }, /TES_DATABASE_CONNECT_TIMEOUT_MS/],
     [{ TES_SQLITE_BUSY_TIMEOUT_MS: "-1" }, /TES_SQLITE_BUSY_TIMEOUT_MS/],
+    [{ TES_TASK_VIEW_CACHE_BYTES: "-1" }, /TES_TASK_VIEW_CACHE_BYTES/],
+    [{ DATABASE_URL: "postgres://h/db", TES_TASK_VIEW_CACHE_BYTES: "2147483648" }, /TES_TASK_VIEW_CACHE_BYTES/],
   ];
   for (const [env, message] of cases) {
     assert.throws(() => loadStoreConfig(env), (error: unknown) => {

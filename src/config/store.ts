@@ -14,6 +14,8 @@ export interface SqliteStoreConfig {
   readonly path: string;
   /** TES_SQLITE_BUSY_TIMEOUT_MS: how long a write waits for another process's lock. Default 5000. */
   readonly busyTimeoutInMs: number;
+  /** TES_TASK_VIEW_CACHE_BYTES: see TaskViewCache. Default 16 MiB. */
+  readonly viewCacheBytes: number;
 }
 
 export interface PostgresStoreConfig {
@@ -28,6 +30,8 @@ export interface PostgresStoreConfig {
   readonly connectTimeoutInMs: number;
   /** TES_DATABASE_STATEMENT_TIMEOUT_MS: the longest a query may run; 0 for no limit. Default 30000. */
   readonly statementTimeoutInMs: number;
+  /** TES_TASK_VIEW_CACHE_BYTES: see TaskViewCache. Default 16 MiB. */
+  readonly viewCacheBytes: number;
 }
 
 /**
@@ -71,6 +75,7 @@ export function loadStoreConfig(env: Env): StoreConfig {
       kind: "sqlite",
       path: resolve(read.string("TES_DATA_DIR", "./data"), "tes.sqlite"),
       busyTimeoutInMs: read.integer("TES_SQLITE_BUSY_TIMEOUT_MS", 5000, { min: 0, max: 600_000 }),
+      viewCacheBytes: readViewCacheBytes(read),
     };
   }
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
@@ -87,7 +92,13 @@ export function loadStoreConfig(env: Env): StoreConfig {
     schema,
     connectTimeoutInMs: read.integer("TES_DATABASE_CONNECT_TIMEOUT_MS", 10_000, { min: 100, max: 600_000 }),
     statementTimeoutInMs: read.integer("TES_DATABASE_STATEMENT_TIMEOUT_MS", 30_000, { min: 0, max: 3_600_000 }),
+    viewCacheBytes: readViewCacheBytes(read),
   };
+}
+
+/** The bytes of stored task documents whose decoded views a process keeps for GetTask; 0 turns it off. */
+function readViewCacheBytes(read: EnvReader): number {
+  return read.integer("TES_TASK_VIEW_CACHE_BYTES", 16 * 1024 * 1024, { min: 0, max: 1024 * 1024 * 1024 });
 }
 
 /** One line for the start-up log: which store, where, without secrets. */

@@ -13,6 +13,25 @@ export function writeTesJson<Desc extends DescMessage>(schema: Desc, message: Me
   return json;
 }
 
+/** The JSON bytes of messages already written, for messages that cannot change (see tesJsonBody). */
+const writtenBodies = new WeakMap<object, Buffer>();
+
+/**
+ * A response body: the message as TES JSON, encoded. A frozen message (the store's shared task
+ * views, see TaskViewCache) cannot change, so its body is written once and reused for as long as
+ * the message lives; the entry goes with the message, so this holds no more than the views' own
+ * bound. Any other message is written afresh.
+ */
+export function tesJsonBody<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): string | Buffer {
+  if (!Object.isFrozen(message)) return JSON.stringify(writeTesJson(schema, message));
+  let body = writtenBodies.get(message);
+  if (body === undefined) {
+    body = Buffer.from(JSON.stringify(writeTesJson(schema, message)));
+    writtenBodies.set(message, body);
+  }
+  return body;
+}
+
 function fillRequired(schema: DescMessage, json: JsonObject): void {
   const plan = requiredPlan(schema);
   for (const field of plan.required) {

@@ -6,7 +6,7 @@ import { invokeUnary, type UnaryImplFn } from "../interceptors/interceptor-chain
 import { contextValuesFor } from "../interceptors/wire-protocol.js";
 import { RouteTable, routesOf } from "./http-routes.js";
 import { readTesJson } from "./json-reader.js";
-import { writeTesJson } from "./json-writer.js";
+import { tesJsonBody } from "./json-writer.js";
 import { isJsonContentType, readBody } from "./read-body.js";
 import { requestJson } from "./request-json.js";
 import { HttpRefusal, restErrorReply } from "./rest-error.js";
@@ -103,10 +103,10 @@ export function createRestHandler(options: RestHandlerOptions): (req: RestReques
       signal: abort.signal,
       interceptors: options.interceptors,
     });
-    const json = JSON.stringify(writeTesJson(route.method.output, result.message));
+    const json = tesJsonBody(route.method.output, result.message);
     const headers = responseHeaders(req, result.header);
     headers["content-type"] = "application/json";
-    headers["content-length"] = String(Buffer.byteLength(json));
+    headers["content-length"] = String(typeof json === "string" ? Buffer.byteLength(json) : json.length);
     // Task states change under the client; no cache or proxy should answer for the server.
     headers["cache-control"] = "no-store";
     writeReply(res, 200, headers, httpMethod === "HEAD" ? undefined : json);
@@ -132,7 +132,7 @@ function sendError(req: RestRequest, res: RestResponse, error: unknown): void {
   }
 }
 
-function writeReply(res: RestResponse, status: number, headers: Record<string, string>, body: string | undefined): void {
+function writeReply(res: RestResponse, status: number, headers: Record<string, string>, body: string | Buffer | undefined): void {
   // Both response classes take the same arguments; TypeScript cannot call through their union.
   (res as ServerResponse).writeHead(status, headers);
   (res as ServerResponse).end(body);

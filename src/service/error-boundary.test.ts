@@ -13,6 +13,9 @@ describe("errors the client is not meant to see", () => {
         get: async () => {
           throw leaky;
         },
+        getView: async () => {
+          throw leaky;
+        },
         insert: async () => {
           throw leaky;
         },

@@ -61,6 +61,20 @@ describe("GetTask", () => {
     assert.equal(task.logs[0]?.logs[0]?.stderr, "warning\n");
   });
 
+  it("shows every change the worker writes at once, in each view, however often the task was read before", async () => {
+    const { id: polled } = await h.client.createTask(validTask({ name: "polled" }));
+    for (let poll = 0; poll < 3; poll++) {
+      for (const view of [View.MINIMAL, View.BASIC, View.FULL]) assert.equal((await h.client.getTask({ id: polled, view })).state, State.QUEUED);
+    }
+    await advanceTask(h.store, polled, State.RUNNING, { backendHandle: "run-2" });
+    for (const view of [View.MINIMAL, View.BASIC, View.FULL]) assert.equal((await h.client.getTask({ id: polled, view })).state, State.RUNNING);
+    await advanceTask(h.store, polled, State.COMPLETE, { withLogs: true });
+    const full = await h.client.getTask({ id: polled, view: View.FULL });
+    assert.equal(full.state, State.COMPLETE);
+    assert.equal(full.logs[0]?.logs[0]?.stdout, "hello\n");
+    assert.equal((await h.client.getTask({ id: polled, view: View.BASIC })).logs[0]?.logs[0]?.stdout, "");
+  });
+
   it("answers not_found for an unknown id", async () => {
     await assert.rejects(h.client.getTask({ id: "0190d7a1-0000-7000-8000-000000000000" }), {
       code: Code.NotFound,
@@ -71,7 +85,11 @@ describe("GetTask", () => {
   it("answers not_found for ids that cannot exist, without asking the store or echoing them whole", async () => {
     let reads = 0;
     const counted = await startHarness({
-      wrapStore: (store) => overrideStore(store, { get: (taskId, scope) => (reads++, store.get(taskId, scope)) }),
+      wrapStore: (store) =>
+        overrideStore(store, {
+          get: (taskId, scope) => (reads++, store.get(taskId, scope)),
+          getView: (taskId, scope, view) => (reads++, store.getView(taskId, scope, view)),
+        }),
     });
     try {
       await assert.rejects(counted.client.getTask({ id: "a/b:cancel" }), { code: Code.NotFound });

@@ -1,6 +1,5 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import { ViewSchema, type GetTaskRequest, type Task } from "../gen/ga4gh/tes/v1/tes_pb.js";
-import { shapeTask } from "../store/task-document.js";
 import { callerOf } from "./caller-of.js";
 import { checkEnumValue } from "./enum-values.js";
 import { errors } from "./errors.js";
@@ -14,10 +13,11 @@ export function getTaskHandler(deps: ResolvedDeps) {
     if (request.id === "") throw errors.fieldRequired("id");
     // Another owner's task is absent from the caller's scope: not_found, never permission_denied.
     if (!isPossibleTaskId(request.id)) throw errors.taskNotFound(request.id);
-    const record = await deps.store.get(request.id, callerOf(context).scope);
-    if (record === undefined) throw errors.taskNotFound(request.id);
-    // The one view-shaping function, shared with the stores' list. It trims BASIC in place, which
-    // is safe: a store's get hands out a task decoded for this call alone (see TaskStore.get).
-    return shapeTask(record.task, request.view);
+    // MINIMAL (the default, what Nextflow and Cromwell poll with) reads two columns; BASIC and FULL
+    // reuse a view decoded earlier while the stored task is unchanged. The view may be shared and
+    // frozen: it is only serialised from here on.
+    const task = await deps.store.getView(request.id, callerOf(context).scope, request.view);
+    if (task === undefined) throw errors.taskNotFound(request.id);
+    return task;
   };
 }

@@ -16,8 +16,9 @@ export async function openTaskStore(config: StoreConfig, options: { migrate?: bo
           schema: config.schema,
           connectTimeoutInMs: config.connectTimeoutInMs,
           statementTimeoutInMs: config.statementTimeoutInMs,
+          viewCacheBytes: config.viewCacheBytes,
         })
-      : new SqliteTaskStore({ path: config.path, busyTimeoutInMs: config.busyTimeoutInMs });
+      : new SqliteTaskStore({ path: config.path, busyTimeoutInMs: config.busyTimeoutInMs, viewCacheBytes: config.viewCacheBytes });
   if (options.migrate ?? true) {
     try {
       await store.migrate();

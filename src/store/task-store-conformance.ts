@@ -387,6 +387,62 @@ export function defineTaskStoreConformanceTests(target: ConformanceTarget): void
       });
     });
 
+    describe("getView", () => {
+      test("answers each view exactly as list does, in the caller's scope only", async () => {
+        const { store } = await freshStore();
+        const task = fullTask();
+        await store.insert(task, "alice");
+        for (const view of [View.MINIMAL, View.BASIC, View.FULL]) {
+          const listed = (await store.list(query({ pageSize: 1, view }), ALL)).tasks[0];
+          assert.ok(listed);
+          assertSameTask(await store.getView(task.id, ALL, view), listed);
+          assertSameTask(await store.getView(task.id, ownedBy("alice"), view), listed);
+          // Another owner's task and an unknown id are both absent, whatever the view (and whether cached).
+          assert.equal(await store.getView(task.id, ownedBy("bob"), view), undefined, `bob, view ${view}`);
+          assert.equal(await store.getView(uuidv7(), ALL, view), undefined);
+        }
+        assertSameTask(await store.getView(task.id, ALL, View.MINIMAL), create(TaskSchema, { id: task.id, state: State.QUEUED }));
+      });
+
+      test("a view is read-only: changing it throws, and the next read is unchanged", async () => {
+        const { store } = await freshStore();
+        const task = fullTask();
+        await store.insert(task, "");
+        for (const view of [View.BASIC, View.FULL]) {
+          const shown = await store.getView(task.id, ALL, view);
+          assert.ok(shown);
+          assert.throws(() => {
+            shown.name = "changed";
+          }, TypeError);
+          assert.throws(() => {
+            shown.logs[0]!.logs[0]!.exitCode = 9;
+          }, TypeError);
+          assert.throws(() => shown.tags["new"] = "x", TypeError);
+          assert.equal((await store.getView(task.id, ALL, view))?.name, task.name);
+        }
+      });
+
+      test("every update shows at once, also one written by another process (another store on the database)", async () => {
+        const { store, database } = await freshStore();
+        const other = await open(database);
+        const task = fullTask();
+        await store.insert(task, "");
+        assert.equal((await store.getView(task.id, ALL, View.BASIC))?.state, State.QUEUED);
+        assert.equal((await store.getView(task.id, ALL, View.FULL))?.state, State.QUEUED);
+        // The other process (a worker) moves the task on; this store has the old views decoded.
+        const running = withState(task, State.RUNNING);
+        running.logs[0]!.systemLogs.push("started");
+        await other.update(task.id, 1, { task: running });
+        for (const view of [View.MINIMAL, View.BASIC, View.FULL]) {
+          assert.equal((await store.getView(task.id, ALL, view))?.state, State.RUNNING, `view ${view}`);
+        }
+        assert.deepEqual((await store.getView(task.id, ALL, View.FULL))?.logs[0]?.systemLogs, ["preempted once", "started"]);
+        await store.update(task.id, 2, { task: withState(running, State.COMPLETE) });
+        assert.equal((await other.getView(task.id, ALL, View.BASIC))?.state, State.COMPLETE);
+        assert.equal((await store.getView(task.id, ALL, View.BASIC))?.state, State.COMPLETE);
+      });
+    });
+
     describe("update", () => {
       test("a matching version replaces the task, bumps the version and keeps the handle unless given", async () => {
         const { store } = await freshStore();

@@ -30,6 +30,15 @@ export interface TaskStore {
   get(id: string, scope: Scope): Promise<TaskRecord | undefined>;
 
   /**
+   * One task shaped by `view`, only to be read, or undefined when it does not exist in this scope:
+   * what GetTask answers. MINIMAL reads the id and state columns only, never the document. BASIC
+   * and FULL come from a per-store TaskViewCache: a document is decoded once and its views reused
+   * for as long as the stored document stays byte-for-byte the same. Those views are deeply frozen
+   * and shared with other callers: never change one (use get to change a task).
+   */
+  getView(id: string, scope: Scope, view: View): Promise<Task | undefined>;
+
+  /**
    * One page of tasks, newest first (id DESC), shaped by the view; keyset-paginated, so tasks created
    * between pages neither repeat nor push others off. Throws InvalidPageTokenError for a token this
    * store did not write, or wrote for other filters or another scope.

@@ -6,6 +6,7 @@ export function overrideStore(store: TaskStore, overrides: Partial<TaskStore>): 
     migrate: () => store.migrate(),
     insert: (task, owner, traceContext) => store.insert(task, owner, traceContext),
     get: (id, scope) => store.get(id, scope),
+    getView: (id, scope, view) => store.getView(id, scope, view),
     list: (query, scope) => store.list(query, scope),
     update: (id, version, change) => store.update(id, version, change),
     findStale: (states, before, limit) => store.findStale(states, before, limit),

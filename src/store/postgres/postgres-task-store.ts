@@ -5,8 +5,9 @@ import { buildListSql, pageOfRows, type ListRow } from "../list-sql.js";
 import { latestVersion, SchemaTooNewError } from "../migration.js";
 import { decodePageToken } from "../page-token.js";
 import { TaskExistsError, TaskNotFoundError, TerminalStateError } from "../store-errors.js";
-import { decodeTask, encodeTask } from "../task-document.js";
+import { decodeTask, encodeTask, minimalTask } from "../task-document.js";
 import { isTerminal, stateName, TERMINAL_STATES } from "../task-states.js";
+import { TaskViewCache } from "../task-view-cache.js";
 import type { FollowedTask, ListQuery, Scope, TaskChange, TaskPage, TaskRecord, TaskStore } from "../task-store.js";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.js";
 
@@ -21,6 +22,8 @@ export interface PostgresTaskStoreOptions {
   statementTimeoutInMs: number;
   /** The most inserts one group commit writes in one statement; default DEFAULT_INSERT_BATCH_MAX. */
   insertBatchMax?: number;
+  /** The limit of the cache of decoded task views (TaskViewCache), in document bytes; default DEFAULT_TASK_VIEW_CACHE_BYTES. */
+  viewCacheBytes?: number;
 }
 
 /** Inserts that arrive in the same event-loop turn share one statement, up to this many. */
@@ -82,6 +85,11 @@ const SQL = {
   },
   getAll: { name: "tes_task_get_all", text: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = $1` },
   getOwned: { name: "tes_task_get_owned", text: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = $1 AND owner = $2` },
+  // getView: one column each.
+  stateAll: { name: "tes_task_state_all", text: "SELECT state AS value FROM tasks WHERE id = $1" },
+  stateOwned: { name: "tes_task_state_owned", text: "SELECT state AS value FROM tasks WHERE id = $1 AND owner = $2" },
+  documentAll: { name: "tes_task_document_all", text: "SELECT document AS value FROM tasks WHERE id = $1" },
+  documentOwned: { name: "tes_task_document_owned", text: "SELECT document AS value FROM tasks WHERE id = $1 AND owner = $2" },
   update: {
     name: "tes_task_update",
     text: `UPDATE tasks
@@ -117,6 +125,7 @@ const SQL = {
 export class PostgresTaskStore implements TaskStore {
   private readonly pool: pg.Pool;
   private readonly insertBatchMax: number;
+  private readonly views: TaskViewCache;
   /** Inserts waiting for the next group commit (see insert). */
   private pendingInserts: PendingInsert[] = [];
   /** Group commits on their way, which close waits for. */
@@ -124,6 +133,7 @@ export class PostgresTaskStore implements TaskStore {
 
   constructor(private readonly options: PostgresTaskStoreOptions) {
     this.insertBatchMax = options.insertBatchMax ?? DEFAULT_INSERT_BATCH_MAX;
+    this.views = new TaskViewCache(options.viewCacheBytes);
     if (!Number.isInteger(this.insertBatchMax) || this.insertBatchMax < 1) {
       throw new Error(`insertBatchMax must be a positive integer, got ${this.insertBatchMax}`);
     }
@@ -295,6 +305,16 @@ export class PostgresTaskStore implements TaskStore {
       : await this.pool.query<RecordRow>({ ...SQL.getOwned, values: [id, scope.owner] });
     const row = result.rows[0];
     return row === undefined ? undefined : toRecord(row);
+  }
+
+  async getView(id: string, scope: Scope, view: View): Promise<Task | undefined> {
+    const minimal = view === View.MINIMAL;
+    const sql = minimal ? (scope.all ? SQL.stateAll : SQL.stateOwned) : scope.all ? SQL.documentAll : SQL.documentOwned;
+    const result = await this.pool.query<{ value: State | Buffer }>({ ...sql, values: scope.all ? [id] : [id, scope.owner] });
+    const value = result.rows[0]?.value;
+    if (value === undefined) return undefined;
+    if (minimal) return minimalTask(id, value as State);
+    return this.views.view(id, value as Buffer, view === View.FULL ? View.FULL : View.BASIC);
   }
 
   async list(query: ListQuery, scope: Scope): Promise<TaskPage> {

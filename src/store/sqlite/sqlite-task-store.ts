@@ -7,8 +7,9 @@ import { buildListSql, pageOfRows, type ListRow } from "../list-sql.js";
 import { latestVersion, SchemaTooNewError } from "../migration.js";
 import { decodePageToken } from "../page-token.js";
 import { TaskExistsError, TaskNotFoundError, TerminalStateError } from "../store-errors.js";
-import { decodeTask, encodeTask } from "../task-document.js";
+import { decodeTask, encodeTask, minimalTask } from "../task-document.js";
 import { isTerminal, stateName, TERMINAL_STATES } from "../task-states.js";
+import { TaskViewCache } from "../task-view-cache.js";
 import type { FollowedTask, ListQuery, Scope, TaskChange, TaskPage, TaskRecord, TaskStore } from "../task-store.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
 
@@ -19,6 +20,8 @@ export interface SqliteTaskStoreOptions {
   busyTimeoutInMs: number;
   /** The most inserts one group commit writes in one transaction; default DEFAULT_INSERT_BATCH_MAX. */
   insertBatchMax?: number;
+  /** The limit of the cache of decoded task views (TaskViewCache), in document bytes; default DEFAULT_TASK_VIEW_CACHE_BYTES. */
+  viewCacheBytes?: number;
 }
 
 /** Inserts that arrive in the same event-loop turn share one transaction, up to this many. */
@@ -40,6 +43,11 @@ const SQL = {
   insertTag: "INSERT INTO task_tags (task_id, key, value) VALUES (?, ?, ?)",
   getAll: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = ?`,
   getOwned: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = ? AND owner = ?`,
+  // getView: one column each, read with pluck (no row object).
+  stateAll: "SELECT state FROM tasks WHERE id = ?",
+  stateOwned: "SELECT state FROM tasks WHERE id = ? AND owner = ?",
+  documentAll: "SELECT document FROM tasks WHERE id = ?",
+  documentOwned: "SELECT document FROM tasks WHERE id = ? AND owner = ?",
 } as const;
 
 interface RecordRow {
@@ -68,6 +76,7 @@ export class SqliteTaskStore implements TaskStore {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly listStatements = new Map<string, Database.Statement>();
   private readonly insertBatchMax: number;
+  private readonly views: TaskViewCache;
   /** Inserts waiting for the next group commit (see insert). */
   private pendingInserts: PendingInsert[] = [];
   /** Built on first use: the tables exist only after migrate. */
@@ -75,6 +84,7 @@ export class SqliteTaskStore implements TaskStore {
 
   constructor(options: SqliteTaskStoreOptions) {
     this.insertBatchMax = options.insertBatchMax ?? DEFAULT_INSERT_BATCH_MAX;
+    this.views = new TaskViewCache(options.viewCacheBytes);
     if (!Number.isInteger(this.insertBatchMax) || this.insertBatchMax < 1) {
       throw new Error(`insertBatchMax must be a positive integer, got ${this.insertBatchMax}`);
     }
@@ -184,6 +194,16 @@ export class SqliteTaskStore implements TaskStore {
       | RecordRow
       | undefined;
     return row === undefined ? undefined : toRecord(row);
+  }
+
+  async getView(id: string, scope: Scope, view: View): Promise<Task | undefined> {
+    const minimal = view === View.MINIMAL;
+    const sql = minimal ? (scope.all ? SQL.stateAll : SQL.stateOwned) : scope.all ? SQL.documentAll : SQL.documentOwned;
+    const statement = this.statement(sql).pluck();
+    const value = (scope.all ? statement.get(id) : statement.get(id, scope.owner)) as State | Buffer | undefined;
+    if (value === undefined) return undefined;
+    if (minimal) return minimalTask(id, value as State);
+    return this.views.view(id, value as Buffer, view === View.FULL ? View.FULL : View.BASIC);
   }
 
   async list(query: ListQuery, scope: Scope): Promise<TaskPage> {
