@@ -20,6 +20,10 @@ export interface PoolRecord extends Stamp {
   id: string;
   /** The PoolAddParameter as received, for the fields the emulator only echoes back. */
   spec: Json;
+  /** User-assigned identities attached to the pool (through ARM), by resource id as given. */
+  identities: string[];
+  /** The ARM pool properties as received, when the pool was created through ARM (arm-pool-body.ts). */
+  armProperties?: Json;
   vmSize: string;
   coresPerNode: number;
   creationTime: Date;

@@ -58,8 +58,8 @@ export class BatchAccount extends AccountState {
   }
 
   // Pools (§3, §5)
-  addPool(body: Json): PoolRecord {
-    return addPool(this, body);
+  addPool(body: Json, attached: { identities?: readonly string[]; armProperties?: Json } = {}): PoolRecord {
+    return addPool(this, body, attached);
   }
   deletePool(id: string): void {
     deletePool(this, id);

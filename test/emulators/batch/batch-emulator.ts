@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Json, Quotas } from "./account-model.js";
+import { startArmEndpoint, type ArmEndpoint } from "./arm-endpoint.js";
 import { BatchAccount } from "./batch-account.js";
 import { BatchError, errorBody, errors } from "./batch-error.js";
 import { operations, type Operation, type OperationResponse } from "./batch-operations.js";
@@ -31,6 +32,8 @@ export interface BatchEmulator {
   readonly faults: EmulatorFaults;
   /** The account's state, for assertions a Batch client could not make. */
   readonly account: BatchAccount;
+  /** The account's Azure Resource Manager endpoint (pool create/get/delete), when started with `arm`. */
+  readonly arm: ArmEndpoint | undefined;
   stop(): Promise<void>;
 }
 
@@ -281,6 +284,10 @@ export async function startBatchEmulator(options: BatchEmulatorOptions = {}): Pr
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   baseUrl = `http://${host}:${address.port}`;
+  const arm =
+    options.arm === undefined || options.arm === false
+      ? undefined
+      : await startArmEndpoint(account, { options: options.arm === true ? {} : options.arm, faults, count: (name) => counts.set(name, (counts.get(name) ?? 0) + 1) });
   account.start();
 
   return {
@@ -288,11 +295,13 @@ export async function startBatchEmulator(options: BatchEmulatorOptions = {}): Pr
     accountName,
     accountKey,
     account,
+    arm,
     counts: countsSnapshot,
     resetCounts: () => counts.clear(),
     faults: faultHandle,
     async stop() {
       await account.stop();
+      await arm?.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (ownRoot) await rm(rootDir, { recursive: true, force: true });

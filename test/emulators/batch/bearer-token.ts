@@ -14,12 +14,14 @@ export interface BearerOptions {
   verify?: (token: string, claims: Record<string, unknown>) => string | undefined;
 }
 
-export type BearerVerdict = { ok: true } | { ok: false; detail: string };
+/** Why a token was refused: ARM answers each with its own code (arm-endpoint.ts); the data plane with one. */
+export type BearerRefusal = "malformed" | "audience" | "expired" | "not-yet-valid" | "verify";
+export type BearerVerdict = { ok: true } | { ok: false; reason: BearerRefusal; detail: string };
 
 export function verifyBearer(token: string, options: BearerOptions, now: Date): BearerVerdict {
   const parts = token.split(".");
   if (parts.length !== 3 || parts.some((part) => !/^[A-Za-z0-9_-]*$/.test(part))) {
-    return { ok: false, detail: "The access token is not a JSON Web Token." };
+    return { ok: false, reason: "malformed", detail: "The access token is not a JSON Web Token." };
   }
   let claims: Record<string, unknown>;
   try {
@@ -27,22 +29,22 @@ export function verifyBearer(token: string, options: BearerOptions, now: Date): 
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
     claims = parsed as Record<string, unknown>;
   } catch {
-    return { ok: false, detail: "The access token's payload is not a JSON object." };
+    return { ok: false, reason: "malformed", detail: "The access token's payload is not a JSON object." };
   }
   const audiences = options.audiences ?? BATCH_AUDIENCES;
   const aud = claims.aud;
   const tokenAudiences = Array.isArray(aud) ? aud : [aud];
   if (!tokenAudiences.some((value) => typeof value === "string" && audiences.includes(value))) {
-    return { ok: false, detail: `The access token has an invalid audience '${String(aud)}'; Batch expects ${audiences[0]}.` };
+    return { ok: false, reason: "audience", detail: `The access token has an invalid audience '${String(aud)}'; Batch expects ${audiences[0]}.` };
   }
   const exp = claims.exp;
   if (typeof exp !== "number" || exp * 1000 <= now.getTime()) {
-    return { ok: false, detail: "The access token has expired or carries no expiry." };
+    return { ok: false, reason: "expired", detail: "The access token has expired or carries no expiry." };
   }
   const nbf = claims.nbf;
   if (typeof nbf === "number" && nbf * 1000 > now.getTime() + 5 * 60_000) {
-    return { ok: false, detail: "The access token is not valid yet." };
+    return { ok: false, reason: "not-yet-valid", detail: "The access token is not valid yet." };
   }
   const refusal = options.verify?.(token, claims);
-  return refusal === undefined ? { ok: true } : { ok: false, detail: refusal };
+  return refusal === undefined ? { ok: true } : { ok: false, reason: "verify", detail: refusal };
 }

@@ -1,3 +1,4 @@
+import type { ArmEndpointOptions } from "./arm-endpoint.js";
 import type { BearerOptions } from "./bearer-token.js";
 import type { Quotas } from "./account-model.js";
 
@@ -35,6 +36,11 @@ export interface BatchEmulatorOptions {
    * other identity is refused (container-configuration.ts). Default none.
    */
   poolIdentities?: readonly string[];
+  /**
+   * Also serve the account's Azure Resource Manager pool resource (arm-endpoint.ts) on an https port
+   * of its own: true, or the subscription and resource group it answers for. Default off.
+   */
+  arm?: boolean | ArmEndpointOptions;
   /** Largest request body accepted, in bytes (AddCollection's own limit is 1 MB, §3). Default 4 MiB. */
   maxBodyBytes?: number;
 }

@@ -12,10 +12,16 @@ import { requeue } from "./task-runs.js";
 /**
  * Pool Add and Pool Delete (§3, §5): the pool record, its quota and the tasks a deletion requeues.
  */
-export function addPool(account: AccountState, body: Json): PoolRecord {
+/**
+ * Pool Add, and the pool ARM creates (arm-endpoint.ts) with the identities it attaches: a
+ * registry's identityReference must name one of them, or one the emulator treats as attached to
+ * every pool (option poolIdentities).
+ */
+export function addPool(account: AccountState, body: Json, attached: { identities?: readonly string[]; armProperties?: Json } = {}): PoolRecord {
+  const identities = [...(attached.identities ?? [])];
   const { id, vmSize, enableAutoScale, resizeTimeoutMs, taskSlotsPerNode, targetDedicatedNodes, targetLowPriorityNodes, intervalMs, formula, statements, startTask } = validatePoolBody(body, {
     minAutoScaleEvaluationIntervalMs: account.config.timing.minAutoScaleEvaluationIntervalMs,
-    poolIdentities: account.config.poolIdentities,
+    poolIdentities: new Set([...account.config.poolIdentities, ...identities.map((identity) => identity.toLowerCase())]),
   });
   if (account.pools.size >= account.config.quotas.pools) throw errors.poolQuotaReached();
   if (account.pools.has(id.toLowerCase())) throw errors.poolExists();
@@ -24,6 +30,8 @@ export function addPool(account: AccountState, body: Json): PoolRecord {
     ...account.freshStamp(),
     id,
     spec: body,
+    identities,
+    ...(attached.armProperties === undefined ? {} : { armProperties: attached.armProperties }),
     vmSize,
     coresPerNode: coresOf(vmSize, account.config.vmSizeCores),
     creationTime: now,

@@ -1,3 +1,4 @@
+import { identityIds } from "./pool-identity.js";
 import type { JobRecord, Json, NodeRecord, PoolRecord, TaskRecord } from "./account-model.js";
 import { batchTime } from "./batch-error.js";
 import { UNBOUNDED } from "./iso-duration.js";
@@ -145,6 +146,10 @@ export class WireForms {
     }
     for (const key of ["displayName", "startTask", "metadata", "networkConfiguration", "targetNodeCommunicationMode"]) {
       if (spec[key] !== undefined && spec[key] !== null) wire[key] = spec[key];
+    }
+    // §5 "Identity for ACR": read-only here; only a pool created through ARM has one.
+    if (pool.identities.length > 0) {
+      wire.identity = { type: "UserAssigned", userAssignedIdentities: pool.identities.map((resourceId) => ({ resourceId, ...identityIds(resourceId) })) };
     }
     return wire;
   }
