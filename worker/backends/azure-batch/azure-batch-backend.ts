@@ -4,7 +4,7 @@ import { parseResultDocument } from "../../runner/result-document.js";
 import type { Attempt, AttemptResult, AttemptStatus, BackendCapabilities, CallOptions, ComputeBackend, SubmitOutcome } from "../compute-backend.js";
 import { BatchCallError, BatchCallGate, codeOf, statusOf } from "./batch-call-gate.js";
 import { jobAddParameter, poolAddParameter, poolPlan, registriesForTask, RESULT_FILE, taskAddParameter, type PoolPlan } from "./batch-specs.js";
-import type { TaskDocuments } from "./task-documents.js";
+import { registryLoginsFor, withRegistryLogins, type TaskDocuments } from "./task-documents.js";
 import { chooseVmSize } from "./vm-size-catalog.js";
 
 /**
@@ -17,7 +17,7 @@ export const BACKEND_PARAMETERS = ["vm_size"] as const;
 /** §3: AddCollection takes ≤ 100 tasks and < 1 MB. */
 const MAX_TASKS_PER_COLLECTION = 100;
 const MAX_COLLECTION_BYTES = 900 * 1024;
-const TASK_SELECT = "id,state,stateTransitionTime,previousState,executionInfo,nodeInfo";
+const TASK_SELECT = "id,state,stateTransitionTime,previousState,creationTime,executionInfo,nodeInfo";
 /**
  * After a first full list, a job's tasks are listed incrementally: only those whose state changed
  * since the newest transition already seen, less this margin for transitions that become visible
@@ -74,14 +74,25 @@ export class AzureBatchBackend implements ComputeBackend {
   private readonly views = new Map<string, JobView>();
   /** Lists in flight, shared by the poll calls of one cycle (the worker polls in batches of handles). */
   private readonly listing = new Map<string, Promise<Map<string, BatchServiceModels.CloudTask> | undefined>>();
+  /**
+   * What each handle was added with and when its document URLs were signed (this process's clock),
+   * to add it again with renewed URLs (document renewal below).
+   */
+  private readonly bodies = new Map<string, { body: BatchServiceModels.TaskAddParameter; signedAt: number }>();
+  /** Renewals in flight, by handle. */
+  private readonly renewing = new Map<string, Promise<void>>();
+  /** The clock document renewal is decided by (tests move it; Batch's own times are compared with it). */
+  private readonly now: () => number;
 
   constructor(
     private readonly client: BatchServiceClient,
     private readonly config: AzureBatchConfig,
     /** Where task documents go; undefined only with AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT. */
     private readonly documents?: TaskDocuments,
+    options: { now?: () => number } = {},
   ) {
     this.gate = new BatchCallGate({ maxConcurrent: config.maxConcurrentCalls, maxRetries: config.maxRetries, maxRetryDelayMs: config.maxRetryDelayMs });
+    this.now = options.now ?? Date.now;
   }
 
   /** Calls retried by status, for logs and the benchmark. */
@@ -182,15 +193,17 @@ export class AzureBatchBackend implements ComputeBackend {
       seen.set(item.attempt.attemptId, item.index);
       firsts.push(item);
     }
+    const signedAt = this.now();
     const urls = await this.storeDocuments(firsts.map((item) => item.attempt));
     const unique: { index: number; attempt: Attempt; body: BatchServiceModels.TaskAddParameter; bytes: number }[] = [];
     firsts.forEach((item, i) => {
-      const url = urls[i];
-      if (url !== undefined && typeof url !== "string") {
-        outcomes[item.index] = { kind: "blocked", reason: url.reason };
+      const stored = urls[i];
+      if (stored !== undefined && "reason" in stored) {
+        outcomes[item.index] = { kind: "blocked", reason: stored.reason };
         return;
       }
-      const body = taskAddParameter(this.config, item.attempt, url);
+      const plain = taskAddParameter(this.config, item.attempt, stored?.task);
+      const body = stored?.registryLogins === undefined ? plain : withRegistryLogins(plain, stored.registryLogins);
       unique.push({ ...item, body, bytes: Buffer.byteLength(JSON.stringify(body)) });
     });
     const chunks: (typeof unique)[] = [];
@@ -206,23 +219,30 @@ export class AzureBatchBackend implements ComputeBackend {
       bytes += item.bytes;
     }
     if (current.length > 0) chunks.push(current);
-    await Promise.all(chunks.map((chunk) => this.addChunk(plan, chunk, outcomes)));
+    await Promise.all(chunks.map((chunk) => this.addChunk(plan, chunk, outcomes, signedAt)));
     for (const { index, of } of duplicates) outcomes[index] = outcomes[of];
   }
 
   /**
-   * Uploads the attempts' task documents, at most 16 at once; answers each one's URL, or why it
-   * could not be stored (status and code only: a storage error could quote a URL).
+   * Uploads the attempts' task documents (and registry logins documents, for executor images from
+   * configured registries), at most 16 attempts at once; answers each one's URLs, or why they could
+   * not be stored (status and code only: a storage error could quote a URL).
    */
-  private async storeDocuments(attempts: readonly Attempt[]): Promise<(string | { reason: string } | undefined)[]> {
+  private async storeDocuments(attempts: readonly Attempt[]): Promise<({ task: string; registryLogins?: string } | { reason: string } | undefined)[]> {
     const documents = this.documents;
     if (documents === undefined) return attempts.map(() => undefined);
-    const answers: (string | { reason: string })[] = [];
+    const answers: ({ task: string; registryLogins?: string } | { reason: string })[] = [];
     let next = 0;
     const worker = async () => {
       for (let i = next++; i < attempts.length; i = next++) {
+        const attempt = attempts[i] as Attempt;
         try {
-          answers[i] = await documents.put(attempts[i] as Attempt);
+          const registries = registryLoginsFor(this.config, attempt);
+          const [task, registryLogins] = await Promise.all([
+            documents.put(attempt),
+            registries.length === 0 ? undefined : documents.putRegistryLogins(attempt, registries),
+          ]);
+          answers[i] = registryLogins === undefined ? { task } : { task, registryLogins };
         } catch (err) {
           const status = statusOf(err);
           const code = codeOf(err);
@@ -238,6 +258,7 @@ export class AzureBatchBackend implements ComputeBackend {
     plan: PoolPlan,
     chunk: { index: number; attempt: Attempt; body: BatchServiceModels.TaskAddParameter }[],
     outcomes: (SubmitOutcome | undefined)[],
+    signedAt: number,
   ): Promise<void> {
     let pending = chunk;
     for (let round = 0; pending.length > 0 && round <= this.config.maxRetries; round += 1) {
@@ -268,6 +289,7 @@ export class AzureBatchBackend implements ComputeBackend {
         } else if (lower(result.status) === "success" || result.error?.code === "TaskExists") {
           // §3: a resend after a lost answer reports TaskExists for tasks already added.
           outcomes[item.index] = { kind: "submitted", handle };
+          if (this.documents !== undefined) this.bodies.set(handle, { body: item.body, signedAt });
         } else {
           const message = result.error?.message?.value?.split("\n")[0] ?? "refused";
           outcomes[item.index] = { kind: "rejected", reason: `Azure Batch refused the task: ${result.error?.code ?? "clientError"}: ${message}` };
@@ -305,6 +327,7 @@ export class AzureBatchBackend implements ComputeBackend {
           for (const w of wanted) statuses[w.index] = { phase: "unknown", reason: `the Batch job ${jobId} no longer exists` };
           return;
         }
+        await this.renewDocuments(jobId, tasks, wanted);
         let poolReason: Promise<string | undefined> | undefined;
         await Promise.all(
           wanted.map(async (w) => {
@@ -509,6 +532,95 @@ export class AzureBatchBackend implements ComputeBackend {
     return { outcome: "system_error", ...times, executors: [], outputs: [], systemLogs: [why] };
   }
 
+  // ---------------------------------------------------------------- document renewal
+
+  /**
+   * Tasks still waiting for a node when their documents' read SAS nears its end are added again
+   * with fresh URLs, under the same id (the same attempt and handle: no new entry in the task's
+   * logs). Batch cannot change a task's resource files, and a node that picks a task up after the
+   * SAS expired fails its download (BlobAccessDenied, a system error). Found in the poll's own
+   * Task List: a never-started `active` task whose URLs were signed longer ago than the TTL less a
+   * margin (when this process signed them, else Batch's creationTime of the task); costs one Task Delete per such task and one AddCollection per 100 of them, plus
+   * a Task Get when this process did not add the task itself (another worker, or before a restart).
+   * A task a node takes in the moment between the list and the delete is stopped and runs again
+   * from the start: nothing of it has reached the outputs yet, since its first executor has barely begun.
+   */
+  private async renewDocuments(jobId: string, tasks: Map<string, BatchServiceModels.CloudTask>, wanted: readonly { handle: string; taskId: string }[]): Promise<void> {
+    const documents = this.documents;
+    if (documents === undefined) return;
+    const ttlMs = this.config.taskDocuments?.sasTtlSeconds === undefined ? undefined : this.config.taskDocuments.sasTtlSeconds * 1000;
+    if (ttlMs === undefined) return;
+    // Ahead of the expiry by a quarter of the TTL, at most 30 minutes: a few poll cycles and a scheduling delay.
+    const renewAt = ttlMs - Math.min(ttlMs / 4, 30 * 60_000);
+    const due = wanted.filter(({ handle, taskId }) => {
+      const task = tasks.get(lower(taskId));
+      if (task === undefined || lower(task.state) !== "active" || task.executionInfo?.startTime !== undefined) return false;
+      if (this.cancelled.has(handle) || this.renewing.has(handle)) return false;
+      const signedAt = this.bodies.get(handle)?.signedAt ?? (task.creationTime === undefined ? undefined : new Date(task.creationTime).getTime());
+      return signedAt !== undefined && this.now() - signedAt >= renewAt;
+    });
+    if (due.length === 0) return;
+    const renewal = this.renewGroup(jobId, documents, due);
+    for (const { handle } of due) this.renewing.set(handle, renewal);
+    try {
+      await renewal;
+    } finally {
+      for (const { handle } of due) this.renewing.delete(handle);
+    }
+  }
+
+  private async renewGroup(jobId: string, documents: TaskDocuments, due: readonly { handle: string; taskId: string }[]): Promise<void> {
+    const ready: { handle: string; body: BatchServiceModels.TaskAddParameter; signedAt: number }[] = [];
+    await Promise.all(
+      due.map(async ({ handle, taskId }) => {
+        try {
+          const body = this.bodies.get(handle)?.body ?? (await this.bodyFromBatch(jobId, taskId));
+          const signedAt = this.now();
+          const resourceFiles = await documents.renewedResourceFiles(taskId, body.resourceFiles ?? []);
+          // Gone already (404): an earlier renewal deleted it and then failed to add it again.
+          await this.gate.call(() => this.client.task.deleteMethod(jobId, taskId)).catch((err: unknown) => {
+            if (statusOf(err) !== 404) throw err;
+          });
+          ready.push({ handle, body: { ...body, resourceFiles }, signedAt });
+        } catch {
+          // Left as it is: the next poll tries again while the task still waits.
+        }
+      }),
+    );
+    for (let start = 0; start < ready.length; start += MAX_TASKS_PER_COLLECTION) {
+      const chunk = ready.slice(start, start + MAX_TASKS_PER_COLLECTION);
+      let answer: BatchServiceModels.TaskAddCollectionResult | undefined;
+      try {
+        answer = await this.gate.call(() => this.client.task.addCollection(jobId, chunk.map((item) => item.body)));
+      } catch {
+        answer = undefined;
+      }
+      const byId = new Map((answer?.value ?? []).map((result) => [lower(result.taskId), result]));
+      for (const { handle, body, signedAt } of chunk) {
+        const result = byId.get(lower(body.id));
+        if (result === undefined || lower(result.status) !== "success") continue;
+        this.bodies.set(handle, { body, signedAt });
+      }
+    }
+  }
+
+  /** The add parameters of a task this process did not add, from Batch: what taskAddParameter sets. */
+  private async bodyFromBatch(jobId: string, taskId: string): Promise<BatchServiceModels.TaskAddParameter> {
+    const task = await this.gate.call(() =>
+      this.client.task.get(jobId, taskId, { taskGetOptions: { select: "id,displayName,commandLine,resourceFiles,environmentSettings,constraints,userIdentity,containerSettings" } }),
+    );
+    return {
+      id: task.id ?? taskId,
+      commandLine: task.commandLine ?? "",
+      ...(task.displayName === undefined ? {} : { displayName: task.displayName }),
+      ...(task.resourceFiles === undefined ? {} : { resourceFiles: task.resourceFiles }),
+      ...(task.environmentSettings === undefined ? {} : { environmentSettings: task.environmentSettings }),
+      ...(task.constraints === undefined ? {} : { constraints: { maxTaskRetryCount: task.constraints.maxTaskRetryCount ?? 0, ...(task.constraints.retentionTime === undefined ? {} : { retentionTime: task.constraints.retentionTime }) } }),
+      ...(task.userIdentity === undefined ? {} : { userIdentity: task.userIdentity }),
+      ...(task.containerSettings === undefined ? {} : { containerSettings: task.containerSettings }),
+    };
+  }
+
   // ---------------------------------------------------------------- idle pools
 
   /** When each of our pools was first seen idle (no task at all in its job), by this process. */
@@ -606,6 +718,7 @@ export class AzureBatchBackend implements ComputeBackend {
         this.cancelled.delete(handle);
         this.preemptionHandled.delete(handle);
         this.firstStart.delete(handle);
+        this.bodies.delete(handle);
       }),
     );
   }
