@@ -15,6 +15,8 @@ const CONCURRENCY = 32;
 const WARMUP_SECONDS = 1;
 /** BENCH_API_ROUNDS: how many times each measurement runs (median reported); default 3. */
 const ROUNDS = Math.max(1, Number(process.env.BENCH_API_ROUNDS ?? "3") || 3);
+/** BENCH_API_CASES: a comma-separated subset of the cases to run (say "rest.echo,rest.getTask"); default all. */
+const CASES = process.env.BENCH_API_CASES?.split(",").map((name) => name.trim());
 
 const TASK_JSON = JSON.stringify({
   name: "bench-create",
@@ -26,7 +28,7 @@ const TASK_JSON = JSON.stringify({
 
 /**
  * The API's unary throughput on one server process: a bare echo RPC on the same stack is the
- * ceiling, and GetTask (BASIC view, from SQLite) and CreateTask (validate, insert, enqueue) are
+ * ceiling, and GetTask (BASIC view and the default MINIMAL, from SQLite) and CreateTask (validate, insert, enqueue) are
  * measured against it, over REST (autocannon, HTTP/1.1) and over gRPC (a grpc-js loop, h2c).
  * CreateTask enqueues to BullMQ on a real Redis (REDIS_URL, default 127.0.0.1:6379), as in production.
  */
@@ -52,6 +54,8 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
     const samples = new Map<string, Sample[]>();
     const cpuPerCall = new Map<string, number[]>();
     const measurements: Array<[name: string, warmUp: () => Promise<unknown>, measure: () => Promise<Sample>]> = [];
+    /** The REST cases again, paced at one offered rate that every case sustains (see below). */
+    const pacedCases: Array<[name: string, measure: (rate: number) => Promise<Sample>]> = [];
 
     const restCase = (name: string, options: { path: string; method?: string; body?: string }) => {
       const request = {
@@ -60,20 +64,20 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
         method: options.method ?? "GET",
         ...(options.body !== undefined && { body: options.body, headers: { "content-type": "application/json" } }),
       };
-      measurements.push([
-        `rest.${name}`,
-        () => autocannon({ ...request, duration: WARMUP_SECONDS }),
-        async () => {
-          const result = await autocannon({ ...request, duration: durationSeconds });
-          if (result.errors > 0 || result.non2xx > 0 || result.timeouts > 0) {
-            throw new Error(`rest ${name}: ${result.errors} errors, ${result.non2xx} non-2xx, ${result.timeouts} timeouts`);
-          }
-          return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, calls: result.requests.total };
-        },
-      ]);
+      const run = async (overallRate?: number): Promise<Sample> => {
+        const result = await autocannon({ ...request, duration: durationSeconds, ...(overallRate !== undefined && { overallRate }) });
+        if (result.errors > 0 || result.non2xx > 0 || result.timeouts > 0) {
+          throw new Error(`rest ${name}: ${result.errors} errors, ${result.non2xx} non-2xx, ${result.timeouts} timeouts`);
+        }
+        return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, calls: result.requests.total };
+      };
+      measurements.push([`rest.${name}`, () => autocannon({ ...request, duration: WARMUP_SECONDS }), () => run()]);
+      pacedCases.push([`rest.${name}`, run]);
     };
     restCase("echo", { path: "/bench/echo/abc" });
     restCase("getTask", { path: `/ga4gh/tes/v1/tasks/${taskId}?view=BASIC` });
+    // No view: MINIMAL, as Nextflow and Cromwell poll.
+    restCase("getTaskMinimal", { path: `/ga4gh/tes/v1/tasks/${taskId}` });
     restCase("createTask", { path: "/ga4gh/tes/v1/tasks", method: "POST", body: TASK_JSON });
 
     const echoClient = createGrpcJsClient(EchoService, `127.0.0.1:${port}`);
@@ -93,6 +97,7 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
     const echoMethod = EchoService.methods[0] as DescMethodUnary;
     grpcCase("echo", echoClient, echoMethod, create(echoMethod.input, { id: "abc" } as never));
     grpcCase("getTask", tesClient, TaskService.method.getTask, create(GetTaskRequestSchema, { id: taskId, view: View.BASIC }));
+    grpcCase("getTaskMinimal", tesClient, TaskService.method.getTask, create(GetTaskRequestSchema, { id: taskId }));
     grpcCase(
       "createTask",
       tesClient,
@@ -103,6 +108,7 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
     try {
       for (let round = 1; round <= ROUNDS; round++) {
         for (const [name, warmUp, measure] of measurements) {
+          if (CASES !== undefined && !CASES.includes(name)) continue;
           log(`round ${round}/${ROUNDS} ${name}: ${durationSeconds} s, ${CONCURRENCY} in flight`);
           const list = samples.get(name) ?? [];
           await warmUp();
@@ -114,6 +120,30 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
           const cpuList = cpuPerCall.get(name) ?? [];
           cpuList.push(cpu / sample.calls);
           cpuPerCall.set(name, cpuList);
+        }
+      }
+
+      // At saturation a cheaper call is served at a higher rate, and the rate itself changes the
+      // cost per call (how many requests one wake-up and one writev serve). So each REST case runs
+      // once more beside the echo, both paced at one offered rate (60% of the slower of the two's
+      // saturated rate): the same load, so server CPU per call compares like for like.
+      const saturated = (name: string) => median((samples.get(name) ?? []).map((x) => x.rps));
+      const echo = pacedCases.find(([name]) => name === "rest.echo");
+      const paired = pacedCases.filter(([name]) => name !== "rest.echo" && samples.has(name));
+      if (echo !== undefined && samples.has("rest.echo")) {
+        for (let round = 1; round <= ROUNDS; round++) {
+          for (const [name, run] of paired) {
+            const rate = Math.max(1, Math.floor(0.6 * Math.min(saturated(name), saturated("rest.echo"))));
+            figures[`${name}.pacedRate`] = { value: rate, unit: "req/s" };
+            for (const [measured, measure] of [[`${name}.paced`, run], [`rest.echo.pacedWith.${name.slice("rest.".length)}`, echo[1]]] as const) {
+              log(`round ${round}/${ROUNDS} ${measured} at ${rate} req/s: ${durationSeconds} s`);
+              const cpuBefore = await serverCpu();
+              const sample = await measure(rate);
+              const cpu = (await serverCpu()) - cpuBefore;
+              samples.set(measured, [...(samples.get(measured) ?? []), sample]);
+              cpuPerCall.set(measured, [...(cpuPerCall.get(measured) ?? []), cpu / sample.calls]);
+            }
+          }
         }
       }
     } finally {
@@ -135,19 +165,25 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
     // The same ratios from server CPU per call: the throughput ratio the server would reach when
     // it, not the load generator or a neighbour, is the bottleneck.
     const cpuRatio = (call: string, echo: string, target: number): Ratio => ratio(`${echo}.cpuUs`, `${call}.cpuUs`, target);
-    return {
-      figures,
-      ratios: {
+    const ratios: Record<string, Ratio> = {
         "rest.getTask/echo": ratio("rest.getTask.rps", "rest.echo.rps", 0.8),
+        "rest.getTaskMinimal/echo": ratio("rest.getTaskMinimal.rps", "rest.echo.rps", 0.8),
         "rest.createTask/echo": ratio("rest.createTask.rps", "rest.echo.rps", 0.5),
         "grpc.getTask/echo": ratio("grpc.getTask.rps", "grpc.echo.rps", 0.8),
+        "grpc.getTaskMinimal/echo": ratio("grpc.getTaskMinimal.rps", "grpc.echo.rps", 0.8),
         "grpc.createTask/echo": ratio("grpc.createTask.rps", "grpc.echo.rps", 0.5),
         "rest.getTask/echo (cpu)": cpuRatio("rest.getTask", "rest.echo", 0.8),
+        "rest.getTaskMinimal/echo (cpu)": cpuRatio("rest.getTaskMinimal", "rest.echo", 0.8),
         "rest.createTask/echo (cpu)": cpuRatio("rest.createTask", "rest.echo", 0.5),
         "grpc.getTask/echo (cpu)": cpuRatio("grpc.getTask", "grpc.echo", 0.8),
+        "grpc.getTaskMinimal/echo (cpu)": cpuRatio("grpc.getTaskMinimal", "grpc.echo", 0.8),
         "grpc.createTask/echo (cpu)": cpuRatio("grpc.createTask", "grpc.echo", 0.5),
-      },
+        "rest.getTask/echo (cpu, paced)": cpuRatio("rest.getTask.paced", "rest.echo.pacedWith.getTask", 0.8),
+        "rest.getTaskMinimal/echo (cpu, paced)": cpuRatio("rest.getTaskMinimal.paced", "rest.echo.pacedWith.getTaskMinimal", 0.8),
+        "rest.createTask/echo (cpu, paced)": cpuRatio("rest.createTask.paced", "rest.echo.pacedWith.createTask", 0.5),
     };
+    // With BENCH_API_CASES, ratios of cases not run are left out rather than reported as NaN.
+    return { figures, ratios: Object.fromEntries(Object.entries(ratios).filter(([, { value }]) => Number.isFinite(value))) };
   } finally {
     child.stdin?.end();
     child.kill("SIGTERM");
