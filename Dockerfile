@@ -2,6 +2,7 @@
 # `tes serve` (both in one process). Build from the repository root:
 #   docker build -t tes-azure/server .
 # Run:  docker run -p 8000:8000 -e DATABASE_URL=... -e REDIS_URL=... tes-azure/server server
+# The Azure Batch runner image is the `runner` stage: docker build --target runner -t tes-azure/runner .
 # Every setting is an environment variable (docs/CONFIGURATION.md; operating it: docs/RUNBOOK.md).
 
 # 1. Compile the server, the worker and the filetransfer workspace it imports.
@@ -31,7 +32,36 @@ COPY package.json package-lock.json ./
 COPY filetransfer/package.json filetransfer/
 RUN npm ci --omit=dev --no-audit --no-fund
 
-# 3. The runtime: no compiler, no dev dependencies, not root.
+# 3. The Docker client alone, from Debian's docker.io package (the package also holds the engine,
+#    containerd and runc, which the runner does not need: only /usr/bin/docker is taken).
+FROM node:20.20-bookworm-slim AS docker-cli
+WORKDIR /tmp/docker-cli
+RUN apt-get update \
+ && apt-get download docker.io \
+ && dpkg-deb -x docker.io_*.deb /tmp/docker-cli/root \
+ && rm -rf /var/lib/apt/lists/*
+
+# 4. The runner image for Azure Batch nodes (AZURE_BATCH_RUNNER_IMAGE), from the same build:
+#      docker build --target runner -t tes-azure/runner .
+#    Batch runs each task's command line in it (`/bin/sh -c '... node .../cli.js run ...'`, the
+#    default AZURE_BATCH_RUNNER), with the node's Docker socket mounted; the runner starts the
+#    executors on the node's engine through this client. Root, because the socket belongs to root and
+#    the node's docker group, whose id differs between images. No ENTRYPOINT of its own: the base
+#    image's runs the command line it is given.
+FROM node:20.20-bookworm-slim AS runner
+# The "production" condition picks the filetransfer workspace's compiled output, as in the server image.
+ENV NODE_ENV=production \
+    NODE_OPTIONS=--conditions=production
+COPY --from=docker-cli /tmp/docker-cli/root/usr/bin/docker /usr/local/bin/docker
+WORKDIR /opt/tes
+COPY --from=runtime-deps /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY --from=build /src/filetransfer/dist ./filetransfer/dist
+COPY package.json ./
+COPY filetransfer/package.json ./filetransfer/
+USER root
+
+# 5. The server and worker (the default target): no compiler, no dev dependencies, not root.
 FROM node:20.20-bookworm-slim
 ENV NODE_ENV=production \
     PORT=8000 \

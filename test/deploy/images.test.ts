@@ -75,6 +75,32 @@ describe("Dockerfiles (linted with dockerfile-utils, structure checked; not buil
   });
 });
 
+describe("the runner image (Dockerfile stage `runner`; not built here)", () => {
+  const steps = instructions(read("Dockerfile"));
+  const start = steps.findIndex((s) => s.keyword === "FROM" && /\sAS\s+runner$/i.test(s.args));
+  const stage = steps.slice(start, steps.findIndex((s, i) => i > start && s.keyword === "FROM"));
+
+  test("a stage before the server's, so the default target stays the server", () => {
+    assert.ok(start >= 0, "a runner stage");
+    const froms = steps.filter((s) => s.keyword === "FROM");
+    assert.notEqual(froms.at(-1), steps[start]);
+  });
+
+  test("the docker client, root for the node's socket, the production condition for filetransfer, the runner the backend runs", async () => {
+    assert.ok(stage.some((s) => s.keyword === "COPY" && /--from=docker-cli\s+\S+\/usr\/bin\/docker\s+\/usr\/local\/bin\/docker$/.test(s.args)));
+    assert.ok(steps.some((s) => s.keyword === "RUN" && /apt-get download docker\.io/.test(s.args)), "the client from Debian's docker.io");
+    assert.match(stage.filter((s) => s.keyword === "USER").at(-1)?.args ?? "", /^root$/);
+    // Without it, the compiled runner imports filetransfer's TypeScript source and fails to start.
+    assert.match(stage.find((s) => s.keyword === "ENV")?.args ?? "", /NODE_OPTIONS=--conditions=production/);
+    assert.ok(!stage.some((s) => s.keyword === "ENTRYPOINT"), "Batch's command line runs as given");
+    const { IMAGE_RUNNER_COMMAND } = await import("../../src/config/azure-batch.js");
+    const [, script] = IMAGE_RUNNER_COMMAND.split(" ");
+    assert.match(script ?? "", /^\/opt\/tes\/dist\/worker\/runner\/cli\.js$/);
+    assert.ok(stage.some((s) => s.keyword === "WORKDIR" && s.args === "/opt/tes") && stage.some((s) => s.keyword === "COPY" && /--from=build \/src\/dist \.\/dist$/.test(s.args)));
+    assert.ok(existsSync(join(ROOT, "worker/runner/cli.ts")));
+  });
+});
+
 describe("docker-compose.yml (parsed; not run here)", () => {
   const compose = parse(read("docker-compose.yml")) as {
     services: Record<string, { image?: string; build?: unknown; environment?: Record<string, string>; depends_on?: Record<string, unknown>; command?: string[] }>;
