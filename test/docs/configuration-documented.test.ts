@@ -36,6 +36,7 @@ const READ_OUTSIDE_LOADERS: Readonly<Record<string, string>> = {
   XDG_RUNTIME_DIR: "worker/runner/runtimes/engine-runtime.ts",
   HOME: "worker/runner/runtimes/engine-runtime.ts",
   TES_TASK_DOCUMENT: "worker/backends/azure-batch/batch-specs.ts",
+  TES_REGISTRY_LOGINS: "worker/runner/cli.ts",
 };
 
 /** No home directory: the SFTP and S3 loaders look for ~/.ssh/known_hosts and ~/.aws/credentials there. */
