@@ -8,6 +8,7 @@ import autocannon from "autocannon";
 import { ExecutorSchema, GetTaskRequestSchema, TaskSchema, TaskService, View } from "../../src/gen/ga4gh/tes/v1/tes_pb.js";
 import { createGrpcJsClient, grpcUnary } from "../support/grpc-js-client.js";
 import type { BenchFunction, Figure, Ratio } from "./bench-result.js";
+import { measureCreateTaskParts } from "./support/create-task-parts.js";
 import { EchoService } from "./support/echo-service.js";
 
 const SERVER = fileURLToPath(new URL("./support/api-bench-server.ts", import.meta.url));
@@ -15,7 +16,7 @@ const CONCURRENCY = 32;
 const WARMUP_SECONDS = 1;
 /** BENCH_API_ROUNDS: how many times each measurement runs (median reported); default 3. */
 const ROUNDS = Math.max(1, Number(process.env.BENCH_API_ROUNDS ?? "3") || 3);
-/** BENCH_API_CASES: a comma-separated subset of the cases to run (say "rest.echo,rest.getTask"); default all. */
+/** BENCH_API_CASES: a comma-separated subset of the cases to run (say "rest.echo,rest.getTask,createTaskParts"); default all. */
 const CASES = process.env.BENCH_API_CASES?.split(",").map((name) => name.trim());
 
 const TASK_JSON = JSON.stringify({
@@ -149,6 +150,10 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
     } finally {
       echoClient.close();
       tesClient.close();
+    }
+    if (CASES === undefined || CASES.includes("createTaskParts")) {
+      log(`createTaskParts: read, validate, encode, SQLite insert, BullMQ enqueue, ${durationSeconds} s each`);
+      Object.assign(figures, await measureCreateTaskParts(TASK_JSON, durationSeconds));
     }
     for (const [name, list] of samples) {
       figures[`${name}.rps`] = { value: Math.round(median(list.map((x) => x.rps))), unit: "req/s" };
