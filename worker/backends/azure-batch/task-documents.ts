@@ -23,7 +23,9 @@ const FILES = [TASK_DOCUMENT_FILE, REGISTRY_LOGINS_FILE] as const;
  * read the account's tasks, and offers no secret environment setting (2022-10-01), so the document,
  * whose inputs and outputs often hold SAS URLs, must not sit in the task itself. What the task does
  * show is a read SAS on the document alone, useless once expired; the blob is deleted when the
- * attempt is released.
+ * attempt is released. An attempt whose executor images come from configured registries gets a
+ * second document the same way, its registry logins (REGISTRY_LOGINS_FILE) for the runner's own
+ * sign-in (worker/runner/registry-login/); the backend renews both URLs of a long-queued task.
  */
 export class TaskDocuments {
   private readonly service: BlobServiceClient;
