@@ -20,7 +20,7 @@ export interface ContainerRegistryConfig {
 }
 
 const SERVER = /^(localhost|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+)(:\d{1,5})?$/;
-const USER_ASSIGNED_IDENTITY = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/[^/]+$/i;
+export const USER_ASSIGNED_IDENTITY = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/[^/]+$/i;
 const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SECRET_SETTING = /PASSWORD|SECRET|TOKEN/i;
 

@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
+import { parseArmCoordinates, parseNodeIdentity, requireArmForIdentities, type AzureBatchArmConfig } from "./azure-batch-arm.js";
 import { parseContainerRegistries, type ContainerRegistryConfig } from "./azure-batch-registries.js";
 import { ConfigError, EnvReader, type Env } from "./env-reader.js";
 
 export type { ContainerRegistryConfig } from "./azure-batch-registries.js";
+export type { AzureBatchArmConfig } from "./azure-batch-arm.js";
 
 /**
  * Settings of the Azure Batch compute backend (TES_BACKEND=azure-batch). Read once at start-up;
@@ -44,6 +46,14 @@ export interface AzureBatchConfig {
   runnerImage: string | undefined;
   /** AZURE_BATCH_CONTAINER_REGISTRIES: private registries (azure-batch-registries.ts); needs AZURE_BATCH_RUNNER_IMAGE. */
   containerRegistries: ContainerRegistryConfig[];
+  /**
+   * The Batch account in Azure Resource Manager (azure-batch-arm.ts): when set, pools are created
+   * through ARM with the user-assigned identities they need; unset, through the data plane, and no
+   * setting may need a pool identity.
+   */
+  arm: AzureBatchArmConfig | undefined;
+  /** AZURE_BATCH_NODE_IDENTITY_RESOURCE_ID: a user-assigned identity attached to every pool; needs the ARM coordinates. */
+  nodeIdentityResourceId: string | undefined;
   /**
    * Where TES task documents go (task-documents.ts): a blob container, each document read by its
    * node through a short-lived read SAS. Undefined only with AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT=true
@@ -191,6 +201,9 @@ export function loadAzureBatchConfig(env: Env): AzureBatchConfig {
     // Registries are logged in by container-enabled pools, whose tasks must run in a container (§5).
     throw new ConfigError("AZURE_BATCH_CONTAINER_REGISTRIES needs AZURE_BATCH_RUNNER_IMAGE: only container-enabled pools log in to registries");
   }
+  const arm = parseArmCoordinates(read);
+  const nodeIdentityResourceId = parseNodeIdentity(read);
+  requireArmForIdentities(arm, containerRegistries, nodeIdentityResourceId);
   return {
     accountUrl: url.toString().replace(/\/$/, ""),
     accountName,
@@ -208,6 +221,8 @@ export function loadAzureBatchConfig(env: Env): AzureBatchConfig {
     containerRuntime: read.oneOf("AZURE_BATCH_CONTAINER_RUNTIME", ["docker", "podman", "bwrap"] as const, "docker"),
     runnerImage,
     containerRegistries,
+    arm,
+    nodeIdentityResourceId,
     startTaskCommandLine: read.optionalString("AZURE_BATCH_START_TASK"),
     listIntervalMs: read.integer("AZURE_BATCH_LIST_INTERVAL_MS", 500, { min: 0, max: 600_000 }),
     maxConcurrentCalls: read.integer("AZURE_BATCH_MAX_CONCURRENT_CALLS", 8, { min: 1, max: 256 }),

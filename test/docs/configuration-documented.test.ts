@@ -69,6 +69,9 @@ const BASE_ENVS: ReadonlyArray<Readonly<Record<string, string>>> = [
       },
     ]),
     AZURE_BATCH_TASK_DOCUMENTS_URL: "https://tesstore.blob.core.windows.net/task-documents",
+    // An identity registry needs pools made through ARM: the account's ARM coordinates.
+    AZURE_BATCH_SUBSCRIPTION_ID: "00000000-0000-0000-0000-000000000000",
+    AZURE_BATCH_RESOURCE_GROUP: "tes-rg",
     AWS_ACCESS_KEY_ID: "AKIAEXAMPLE",
     AWS_SECRET_ACCESS_KEY: "example-secret-access-key",
   },

@@ -2,6 +2,7 @@ import type { BatchServiceClient, BatchServiceModels } from "@azure/batch";
 import type { AzureBatchConfig } from "../../../src/config/azure-batch.js";
 import { parseResultDocument } from "../../runner/result-document.js";
 import type { Attempt, AttemptResult, AttemptStatus, BackendCapabilities, CallOptions, ComputeBackend, SubmitOutcome } from "../compute-backend.js";
+import type { ArmPools } from "./arm-pools.js";
 import { BatchCallError, BatchCallGate, codeOf, statusOf } from "./batch-call-gate.js";
 import { jobAddParameter, poolAddParameter, poolPlan, registriesForTask, RESULT_FILE, taskAddParameter, type PoolPlan } from "./batch-specs.js";
 import { registryLoginsFor, withRegistryLogins, type TaskDocuments } from "./task-documents.js";
@@ -59,6 +60,7 @@ export class AzureBatchBackend implements ComputeBackend {
     storage: ["https://*.blob.core.windows.net/", "http://", "https://"],
   };
   private readonly gate: BatchCallGate;
+  private readonly armPools: ArmPools | undefined;
   /** Pools (and their jobs) this process has seen exist. */
   private readonly readyPools = new Set<string>();
   private readonly creatingPools = new Map<string, Promise<PoolProblem | undefined>>();
@@ -89,15 +91,23 @@ export class AzureBatchBackend implements ComputeBackend {
     private readonly config: AzureBatchConfig,
     /** Where task documents go; undefined only with AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT. */
     private readonly documents?: TaskDocuments,
-    options: { now?: () => number } = {},
+    options: {
+      now?: () => number;
+      /** Pool creation through ARM (AZURE_BATCH_SUBSCRIPTION_ID, ...): pools then get their identities; else Pool Add on the data plane. */
+      armPools?: ArmPools;
+    } = {},
   ) {
     this.gate = new BatchCallGate({ maxConcurrent: config.maxConcurrentCalls, maxRetries: config.maxRetries, maxRetryDelayMs: config.maxRetryDelayMs });
+    this.armPools = options.armPools;
     this.now = options.now ?? Date.now;
   }
 
-  /** Calls retried by status, for logs and the benchmark. */
+  /** Calls retried by status (data plane and ARM together), for logs and the benchmark. */
   get retries(): ReadonlyMap<string, number> {
-    return this.gate.retries;
+    if (this.armPools === undefined) return this.gate.retries;
+    const all = new Map(this.gate.retries);
+    for (const [status, count] of this.armPools.retries) all.set(status, (all.get(status) ?? 0) + count);
+    return all;
   }
 
   // ---------------------------------------------------------------- submit
@@ -161,7 +171,8 @@ export class AzureBatchBackend implements ComputeBackend {
       return { kind: "rejected", reason: `Azure Batch refused ${what}: ${(err as Error).message}${details === "" ? "" : ` (${details})`}` };
     };
     try {
-      await this.gate.call(() => this.client.pool.add(poolAddParameter(this.config, plan)));
+      if (this.armPools !== undefined) await this.armPools.create(plan);
+      else await this.gate.call(() => this.client.pool.add(poolAddParameter(this.config, plan)));
     } catch (err) {
       if (codeOf(err) === "PoolQuotaReached") return blocked(`the Batch account's pool quota is reached; a ${plan.vmSize.name} pool cannot be created yet`);
       if (codeOf(err) === "PoolBeingDeleted") return blocked(`the idle pool ${plan.id} is being deleted; the task waits for it to go and will be submitted again`);

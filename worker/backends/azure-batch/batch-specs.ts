@@ -19,6 +19,11 @@ export interface PoolPlan {
   lowPriority: boolean;
   /** The private registries its nodes log in to: those the runner image and the tasks' images pull from. */
   registries: ContainerRegistryConfig[];
+  /**
+   * The user-assigned identities the pool must have (its registries' and the node identity), by
+   * resource id; attached only when the pool is created through ARM (arm-pool-spec.ts).
+   */
+  identities: string[];
 }
 
 /** The registries a pool for these executor images needs (none without a runner image: §5, only container pools log in). */
@@ -31,10 +36,14 @@ export function poolPlan(config: AzureBatchConfig, vmSize: VmSize, lowPriority: 
   // Everything that shapes a node goes into the key, so a changed image or runner never reuses old
   // pools. Registries count by server and sign-in (user name or identity), never by password.
   const logins = registries.map((r) => [r.server, r.username ?? "", r.identityResourceId ?? ""]);
-  const shape = JSON.stringify([config.poolPrefix, vmSize.name, lowPriority, config.image, config.nodeAgentSkuId, config.runnerCommand, config.runnerImage ?? "", config.containerRuntime, startTaskFor(config)?.commandLine ?? "", logins]);
-  const hash = createHash("sha256").update(shape).digest("hex").slice(0, 12);
+  const parts: unknown[] = [config.poolPrefix, vmSize.name, lowPriority, config.image, config.nodeAgentSkuId, config.runnerCommand, config.runnerImage ?? "", config.containerRuntime, startTaskFor(config)?.commandLine ?? "", logins];
+  // Appended only when set, so that pools without a node identity keep the ids they had before it existed.
+  if (config.nodeIdentityResourceId !== undefined) parts.push(["node-identity", config.nodeIdentityResourceId.toLowerCase()]);
+  const hash = createHash("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 12);
   const size = vmSize.name.toLowerCase().replace(/^standard_/, "").replace(/[^a-z0-9]/g, "");
-  return { id: `${config.poolPrefix}-${size}-${lowPriority ? "lp" : "dd"}-${hash}`, vmSize, lowPriority, registries: [...registries] };
+  const identities = new Map<string, string>();
+  for (const id of [...registries.map((r) => r.identityResourceId), config.nodeIdentityResourceId]) if (id !== undefined) identities.set(id.toLowerCase(), identities.get(id.toLowerCase()) ?? id);
+  return { id: `${config.poolPrefix}-${size}-${lowPriority ? "lp" : "dd"}-${hash}`, vmSize, lowPriority, registries: [...registries], identities: [...identities.values()] };
 }
 
 /** A registry as Pool Add takes it (§5 containerConfiguration): a user name and password, or an identity reference. */

@@ -3,6 +3,7 @@ import type { TokenCredential } from "@azure/identity";
 import { AzureIdentityCredentialAdapter, type ServiceClientCredentials } from "@azure/ms-rest-js";
 import { loadAzureBatchConfig, type AzureBatchConfig } from "../../../src/config/azure-batch.js";
 import type { Env } from "../../../src/config/env-reader.js";
+import { ArmPools, type ArmClientOptions } from "./arm-pools.js";
 import { AzureBatchBackend } from "./azure-batch-backend.js";
 import { TaskDocuments } from "./task-documents.js";
 
@@ -29,13 +30,16 @@ export function batchClient(config: AzureBatchConfig, credentials: ServiceClient
 }
 
 /** TES_BACKEND=azure-batch: the backend from its settings in the environment. */
-export async function createAzureBatchBackend(env: Env, options: { credential?: TokenCredential } = {}): Promise<AzureBatchBackend> {
+export async function createAzureBatchBackend(env: Env, options: { credential?: TokenCredential; armClientOptions?: ArmClientOptions } = {}): Promise<AzureBatchBackend> {
   const config = loadAzureBatchConfig(env);
+  // ARM takes Microsoft Entra ID only (never the account key), asked for the ARM scope (AZURE_BATCH_ARM_SCOPE).
+  const armPools =
+    config.arm === undefined ? undefined : new ArmPools(config.arm, config, options.credential ?? new (await import("@azure/identity")).DefaultAzureCredential(), options.armClientOptions);
   let documents: TaskDocuments | undefined;
   if (config.taskDocuments !== undefined) {
     // Without a storage key, the same Entra identity as for Batch, asking Storage for a user delegation key.
     const credential = config.taskDocuments.accountKey !== undefined ? undefined : (options.credential ?? new (await import("@azure/identity")).DefaultAzureCredential());
     documents = new TaskDocuments(config.taskDocuments, credential);
   }
-  return new AzureBatchBackend(batchClient(config, await batchCredentials(config, options.credential)), config, documents);
+  return new AzureBatchBackend(batchClient(config, await batchCredentials(config, options.credential)), config, documents, { armPools });
 }
