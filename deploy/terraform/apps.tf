@@ -163,6 +163,11 @@ resource "azurerm_container_app" "worker" {
           # Task documents go to this container; nodes read each through a short user-delegation
           # SAS that the worker's identity signs (Storage Blob Data Contributor, identity.tf).
           AZURE_BATCH_TASK_DOCUMENTS_URL = "${azurerm_storage_account.tes.primary_blob_endpoint}${azurerm_storage_container.task_documents.name}"
+          # Pools are created through ARM, the only way to give them the node identity (identity.tf),
+          # which nodes use for blob and registry access with no key in any task.
+          AZURE_BATCH_SUBSCRIPTION_ID           = var.subscription_id
+          AZURE_BATCH_RESOURCE_GROUP            = azurerm_resource_group.tes.name
+          AZURE_BATCH_NODE_IDENTITY_RESOURCE_ID = azurerm_user_assigned_identity.node.id
         })
         content {
           name  = env.key
@@ -179,5 +184,5 @@ resource "azurerm_container_app" "worker" {
     }
   }
 
-  depends_on = [azurerm_role_assignment.worker_secrets, azurerm_role_assignment.worker_batch]
+  depends_on = [azurerm_role_assignment.worker_secrets, azurerm_role_assignment.worker_batch, azurerm_role_assignment.worker_assigns_node_identity]
 }

@@ -48,6 +48,13 @@ resource "azurerm_user_assigned_identity" "node" {
   tags                = local.tags
 }
 
+# The worker attaches the node identity to the pools it creates through ARM.
+resource "azurerm_role_assignment" "worker_assigns_node_identity" {
+  scope                = azurerm_user_assigned_identity.node.id
+  role_definition_name = "Managed Identity Operator"
+  principal_id         = azurerm_user_assigned_identity.worker.principal_id
+}
+
 resource "azurerm_role_assignment" "node_blob" {
   scope                = azurerm_storage_account.tes.id
   role_definition_name = "Storage Blob Data Contributor"
