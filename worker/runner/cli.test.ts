@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -90,7 +90,8 @@ test("--registry-logins: the document is read, then deleted from the task direct
   const logins = path.join(scratch, "registry-logins.json");
   await writeFile(logins, JSON.stringify({ version: 1, registries: [{ server: "registry.example.com", username: "robot", password: "Pa55-SECRET" }] }));
   const resultFile = path.join(scratch, "login-result.json");
-  // TES_REGISTRY_LOGINS is how the Azure Batch backend names it (an environment setting of the Batch task).
+  // TES_REGISTRY_LOGINS is how the Azure Batch backend names it (an environment setting of the Batch
+  // task). bwrap ignores images, so nothing is signed in to here; the document still goes.
   const { code, stderr } = await runCli(["run", "--task", taskFile, "--workdir", path.join(scratch, "login-wd"), "--runtime", "bwrap", "--result", resultFile], { TES_REGISTRY_LOGINS: logins });
   assert.equal(code, 0, stderr);
   assert.equal(parseResultDocument(await readFile(resultFile, "utf8")).outcome, "complete");
@@ -102,4 +103,37 @@ test("--registry-logins: the document is read, then deleted from the task direct
   assert.match(bad.stderr, /registries\[0\]\.username must be a non-empty string/);
   assert.ok(!bad.stderr.includes("Pa55-SECRET"));
   await assert.rejects(readFile(logins), { code: "ENOENT" });
+});
+
+test("with docker, the client the runner starts finds the credentials in its DOCKER_CONFIG, removed after the attempt", async () => {
+  // A stand-in docker client (no engine runs here): answers `info`, and for `run` reports what its config holds.
+  const bin = path.join(scratch, "bin");
+  await mkdir(bin, { recursive: true });
+  await writeFile(
+    path.join(bin, "docker"),
+    `#!/bin/sh
+case "$1" in
+  info|rm) exit 0;;
+  run) echo "config=$DOCKER_CONFIG"; grep -o '"registry.example.com":{"auth":"[^"]*"}' "$DOCKER_CONFIG/config.json";;
+esac
+`,
+  );
+  await chmod(path.join(bin, "docker"), 0o755);
+  const taskFile = path.join(scratch, "docker-login-task.json");
+  await writeFile(taskFile, JSON.stringify({ executors: [{ image: "registry.example.com/tool:1", command: ["true"] }] }));
+  const logins = path.join(scratch, "docker-registry-logins.json");
+  await writeFile(logins, JSON.stringify({ version: 1, registries: [{ server: "registry.example.com", username: "robot", password: "Pa55-SECRET" }] }));
+  const resultFile = path.join(scratch, "docker-login-result.json");
+  const { code, stderr } = await runCli(
+    ["run", "--task", taskFile, "--workdir", path.join(scratch, "docker-login-wd"), "--runtime", "docker", "--result", resultFile, "--registry-logins", logins],
+    { PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` },
+  );
+  assert.equal(code, 0, stderr);
+  const result = parseResultDocument(await readFile(resultFile, "utf8"));
+  assert.equal(result.outcome, "complete", result.systemLogs.join("\n"));
+  const stdout = result.executors[0]?.stdout ?? "";
+  assert.ok(stdout.includes(`"registry.example.com":{"auth":"${Buffer.from("robot:Pa55-SECRET").toString("base64")}"}`), stdout);
+  const configDir = /config=(\S+)/.exec(stdout)?.[1] ?? "";
+  assert.match(configDir, /tes-docker-config-/);
+  await assert.rejects(readFile(path.join(configDir, "config.json")), { code: "ENOENT" });
 });

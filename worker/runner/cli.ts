@@ -114,9 +114,10 @@ async function main(argv: string[]): Promise<number> {
       detectRuntime(
         wanted,
         { network: values.network === true || config.network, limits: config.limits, hiddenPaths: [] },
-        login === undefined ? {} : { DOCKER_CONFIG: login.dockerConfigDir },
+        login?.clientEnv ?? {},
       ),
-    ...(login === undefined ? {} : { beforeExecutor: (signal: AbortSignal) => login.refresh(signal) }),
+    // bwrap ignores images (it runs the host's userland): nothing to pull, nothing to sign in to.
+    ...(login === undefined ? {} : { beforeExecutor: (runtime, signal) => (runtime.name === "bwrap" ? Promise.resolve() : login.refresh(signal)) }),
     tailBytes: tailBytes ?? config.logTailBytes,
     // TES_ALLOWED_DIRS, when set, says where file:// may go; else filetransfer's own FILETRANSFER_ALLOWED_DIRS.
     ...(config.allowedDirs.length === 0 ? {} : { transfers: { allowedDirs: config.allowedDirs } }),

@@ -34,7 +34,7 @@ export interface RunTaskOptions {
    * to private registries (registry-login/). A throw ends the attempt as a system error with its
    * message: the user's executor never ran.
    */
-  beforeExecutor?: (signal: AbortSignal) => Promise<void>;
+  beforeExecutor?: (runtime: ContainerRuntime, signal: AbortSignal) => Promise<void>;
 }
 
 /**
@@ -109,7 +109,7 @@ export async function runTask(task: Task, options: RunTaskOptions): Promise<Atte
     const ended = [...executors];
     if (options.beforeExecutor !== undefined) {
       try {
-        await options.beforeExecutor(signal);
+        await options.beforeExecutor(runtime, signal);
       } catch (error) {
         if (signal.aborted) return canceled();
         systemLogs.push(`signing in to the registries for executor ${index} failed: ${(error as Error).message}`);

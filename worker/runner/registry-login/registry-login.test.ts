@@ -117,6 +117,7 @@ describe("ACR through the node's managed identity", () => {
     const config = await configOf(made);
     assert.deepEqual(Object.keys(config.auths), [registryHost]);
     assert.equal(decode(config.auths[registryHost]?.auth), `${ACR_TOKEN_USERNAME}:${REFRESH_TOKEN}`);
+    assert.deepEqual(made.clientEnv, { DOCKER_CONFIG: made.dockerConfigDir, REGISTRY_AUTH_FILE: path.join(made.dockerConfigDir, "config.json") });
     // Private to the runner's user.
     assert.equal((await stat(made.dockerConfigDir)).mode & 0o777, 0o700);
     assert.equal((await stat(path.join(made.dockerConfigDir, "config.json"))).mode & 0o777, 0o600);
@@ -251,7 +252,7 @@ describe("in the runner's sequence", () => {
         attemptId: "login-fails",
         runtime: () => detectRuntime("bwrap", { network: false, limits: "rlimit", hiddenPaths: [] }),
         tailBytes: 1024,
-        beforeExecutor: (signal) => made.refresh(signal),
+        beforeExecutor: (_runtime, signal) => made.refresh(signal),
       });
       assert.equal(result.outcome, "system_error");
       assert.deepEqual(result.executors, []);

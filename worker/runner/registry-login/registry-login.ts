@@ -13,7 +13,7 @@ import type { RegistryLoginEntry } from "./registry-logins.js";
  * Rather than `docker login` (which needs the engine, and stores credentials in the host user's
  * config), the credentials go to a Docker config directory of this attempt's own: a private
  * temporary directory (0700) holding `config.json` (0600) with `auths`, which the runtime's client
- * reads through DOCKER_CONFIG. It lives in the runner's container, not in the Batch task directory
+ * reads through DOCKER_CONFIG (Podman: REGISTRY_AUTH_FILE). It lives in the runner's container, not in the Batch task directory
  * (whose files Batch serves to anyone who may read the task), and is removed when the attempt ends.
  */
 export class RegistryLogin {
@@ -37,6 +37,14 @@ export class RegistryLogin {
     await fs.chmod(dir, 0o700);
     // ACR refresh tokens last about 3 hours; signing in again after 1 hour keeps a later executor's pull valid.
     return new RegistryLogin(entries, endpoints, dir, options.refreshAfterMs ?? 3600_000, options.now ?? Date.now);
+  }
+
+  /**
+   * What the container client is given: Docker reads DOCKER_CONFIG; Podman reads REGISTRY_AUTH_FILE,
+   * a file of the same `auths` form.
+   */
+  get clientEnv(): Record<string, string> {
+    return { DOCKER_CONFIG: this.dockerConfigDir, REGISTRY_AUTH_FILE: path.join(this.dockerConfigDir, "config.json") };
   }
 
   /**
