@@ -551,7 +551,7 @@ export class AzureBatchBackend implements ComputeBackend {
    * logs). Batch cannot change a task's resource files, and a node that picks a task up after the
    * SAS expired fails its download (BlobAccessDenied, a system error). Found in the poll's own
    * Task List: a never-started `active` task whose URLs were signed longer ago than the TTL less a
-   * margin (when this process signed them, else Batch's creationTime of the task); costs one Task Delete per such task and one AddCollection per 100 of them, plus
+   * margin (the later of when this process signed them and Batch's creationTime of the task); costs one Task Delete per such task and one AddCollection per 100 of them, plus
    * a Task Get when this process did not add the task itself (another worker, or before a restart).
    * A task a node takes in the moment between the list and the delete is stopped and runs again
    * from the start: nothing of it has reached the outputs yet, since its first executor has barely begun.
@@ -567,7 +567,10 @@ export class AzureBatchBackend implements ComputeBackend {
       const task = tasks.get(lower(taskId));
       if (task === undefined || lower(task.state) !== "active" || task.executionInfo?.startTime !== undefined) return false;
       if (this.cancelled.has(handle) || this.renewing.has(handle)) return false;
-      const signedAt = this.bodies.get(handle)?.signedAt ?? (task.creationTime === undefined ? undefined : new Date(task.creationTime).getTime());
+      // The later of our signing time and Batch's creation time: another worker may have renewed it since.
+      const created = task.creationTime === undefined ? undefined : new Date(task.creationTime).getTime();
+      const signed = this.bodies.get(handle)?.signedAt;
+      const signedAt = signed === undefined ? created : created === undefined ? signed : Math.max(signed, created);
       return signedAt !== undefined && this.now() - signedAt >= renewAt;
     });
     if (due.length === 0) return;
