@@ -1,12 +1,17 @@
+import { rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startBatchEmulator } from "./batch-emulator.js";
 
 /**
  * Runs the Batch emulator by hand:
  *   npx tsx test/emulators/batch/cli.ts --port 8090 [--account NAME] [--key BASE64] [--root DIR]
- *     [--dedicated-cores N] [--low-priority-cores N] [--pools N] [--active-jobs N]
+ *     [--dedicated-cores N] [--low-priority-cores N] [--pools N] [--active-jobs N] [--arm]
  * It prints the URL, account and key to use with BatchSharedKeyCredentials, and serves the
- * /_emulator/ control endpoints (control-api.ts) on the same port. Ctrl-C stops it.
+ * /_emulator/ control endpoints (control-api.ts) on the same port. With --arm it also serves the
+ * ARM pool resource (arm-endpoint.ts) and prints its URL, subscription, resource group and the
+ * file holding its certificate (the client's CA). Ctrl-C stops it.
  */
 const { values } = parseArgs({
   options: {
@@ -19,6 +24,7 @@ const { values } = parseArgs({
     "low-priority-cores": { type: "string" },
     pools: { type: "string" },
     "active-jobs": { type: "string" },
+    arm: { type: "boolean", default: false },
   },
 });
 
@@ -47,9 +53,17 @@ const emulator = await startBatchEmulator({
   ...(values.account === undefined ? {} : { accountName: values.account }),
   ...(values.key === undefined ? {} : { accountKey: values.key }),
   ...(values.root === undefined ? {} : { rootDir: values.root }),
+  arm: values.arm === true,
 });
+let caFile: string | undefined;
+if (emulator.arm !== undefined) {
+  caFile = join(tmpdir(), `batch-emulator-arm-${process.pid}.pem`);
+  writeFileSync(caFile, emulator.arm.ca);
+  process.stdout.write(`arm:     ${emulator.arm.url} subscription ${emulator.arm.subscriptionId} resource group ${emulator.arm.resourceGroup}\narm ca:  ${caFile}\n`);
+}
 process.stdout.write(`Batch emulator listening at ${emulator.url}\naccount: ${emulator.accountName}\nkey:     ${emulator.accountKey}\ncontrol: ${emulator.url}/_emulator/counts\n`);
 const stop = () => {
+  if (caFile !== undefined) rmSync(caFile, { force: true });
   void emulator.stop().then(() => process.exit(0));
 };
 process.once("SIGINT", stop);

@@ -201,6 +201,25 @@ printf '%s' '{"version":1,"outcome":"complete","executors":[{"exitCode":0}],"out
     }
   });
 
+  test("the pool quota reached, answered by ARM: the attempt is blocked with the reason (the task stays QUEUED), then submitted once there is room", async () => {
+    const { backend } = await armBackend({ AZURE_BATCH_POOL_PREFIX: "quota" });
+    const pools = emulator.account.quotas.pools;
+    try {
+      emulator.faults.setQuotas({ pools: emulator.account.pools.size });
+      const task = attempt(["myacr.azurecr.io/tool:1"]);
+      const [blocked] = await backend.submit([task]);
+      assert.equal(blocked?.kind, "blocked", JSON.stringify(blocked));
+      assert.match(blocked?.kind === "blocked" ? blocked.reason : "", /pool quota is reached/);
+      emulator.faults.setQuotas({ pools });
+      const [outcome] = await backend.submit([task]);
+      assert.equal(outcome?.kind, "submitted", JSON.stringify(outcome));
+      await backend.release([outcome?.kind === "submitted" ? outcome.handle : ""]);
+    } finally {
+      emulator.faults.setQuotas({ pools });
+      await backend.close();
+    }
+  });
+
   test("a pool that already exists (another worker made it) is used as it is: 412 on If-None-Match counts as created", async () => {
     emulator.resetCounts();
     const first = await armBackend();
