@@ -1,8 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { once } from "node:events";
-import { readFileSync } from "node:fs";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { createContextValues } from "@connectrpc/connect";
@@ -12,7 +8,8 @@ import { loadAuthConfig } from "../../src/config/auth.js";
 import { GetTaskRequestSchema, TaskService, View } from "../../src/gen/ga4gh/tes/v1/tes_pb.js";
 import { createGrpcJsClient, grpcUnary } from "../support/grpc-js-client.js";
 import { OidcTestIssuer } from "../support/oidc-issuer.js";
-import type { BenchFunction, Figure, Ratio } from "./bench-result.js";
+import type { BenchFunction, Figure } from "./bench-result.js";
+import { alternate, cpuSeconds, RoundSamples, startBenchServer, stopBenchServer, type BenchServer } from "./support/paired-runs.js";
 
 const SERVER = fileURLToPath(new URL("./support/auth-bench-server.ts", import.meta.url));
 const CONCURRENCY = 32;
@@ -41,15 +38,13 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
   const off = await startServer({ TES_AUTH_MODE: "none" }, token);
   const on = await startServer(oidcEnv, token);
   const fetchesAtStart = issuer.keyFetches;
-  const figures: Record<string, Figure> = {};
-  const samples = new Map<string, number[]>();
-  const add = (name: string, value: number) => samples.set(name, [...(samples.get(name) ?? []), value]);
+  const samples = new RoundSamples();
+  const add = (name: string, value: number) => samples.add(name, value);
   let keyFetchesDuringRun = 0;
   let interceptorFigures: Record<string, Figure> = {};
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      const order = [["off", off], ["on", on]] as const;
-      for (const [mode, server] of round % 2 === 0 ? order : [...order].reverse()) {
+      for (const [mode, server] of alternate(round, [["off", off], ["on", on]] as const)) {
         const request = {
           url: `http://127.0.0.1:${server.port}/ga4gh/tes/v1/tasks/${server.taskId}?view=BASIC`,
           connections: CONCURRENCY,
@@ -84,23 +79,10 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
     await stopServer(on.child);
     await issuer.close();
   }
-  for (const [name, values] of samples) {
-    const mean = values.reduce((a, b) => a + b, 0) / values.length;
-    const unit = name.endsWith(".rps") ? "req/s" : name.endsWith("CpuPerCall") ? "µs" : "ms";
-    figures[name] = { value: unit === "req/s" ? Math.round(mean) : Math.round(mean * 10) / 10, unit };
-  }
+  const figures = samples.figures();
   figures["oidc.keyFetchesDuringRun"] = { value: keyFetchesDuringRun, unit: "fetches" };
   Object.assign(figures, interceptorFigures);
-  // Each round measures off and on back to back; the median of the rounds' ratios shrugs off a round
-  // that other work on the box disturbed.
-  const ratio = (a: string, b: string, target: number): Ratio => {
-    const tops = samples.get(a) ?? [];
-    const bottoms = samples.get(b) ?? [];
-    const perRound = tops.map((top, i) => top / (bottoms[i] ?? Number.NaN)).sort((x, y) => x - y);
-    const middle = perRound.length / 2;
-    const median = perRound.length % 2 === 1 ? perRound[Math.floor(middle)]! : ((perRound[middle - 1] ?? Number.NaN) + (perRound[middle] ?? Number.NaN)) / 2;
-    return { value: Math.round(median * 1000) / 1000, of: [a, b], target };
-  };
+  const ratio = (a: string, b: string, target: number) => samples.ratio(a, b, target);
   return {
     figures,
     ratios: {
@@ -142,38 +124,18 @@ async function interceptorCost(issuer: OidcTestIssuer, tenant: string, env: Reco
   };
 }
 
-interface BenchServer {
-  readonly child: ChildProcess;
+interface AuthBenchServer {
+  readonly child: BenchServer<unknown>["child"];
   readonly port: number;
   readonly taskId: string;
 }
 
-async function startServer(env: Record<string, string>, token: string): Promise<BenchServer> {
-  const child = spawn(process.execPath, ["--import", "tsx", SERVER], {
-    stdio: ["pipe", "pipe", "inherit"],
-    env: { ...process.env, ...env, BENCH_TOKEN: token, LOG_LEVEL: "silent" },
-  });
-  const lines = createInterface({ input: child.stdout! });
-  for await (const line of lines) {
-    lines.close();
-    const { port, taskId } = JSON.parse(line) as { port: number; taskId: string };
-    return { child, port, taskId };
-  }
-  throw new Error("the auth bench server exited before it listened");
+async function startServer(env: Record<string, string>, token: string): Promise<AuthBenchServer> {
+  const { child, info } = await startBenchServer<{ port: number; taskId: string }>(SERVER, { ...env, BENCH_TOKEN: token });
+  return { child, port: info.port, taskId: info.taskId };
 }
 
-async function stopServer(child: ChildProcess): Promise<void> {
-  child.stdin?.end();
-  child.kill("SIGTERM");
-  if (child.exitCode === null) await once(child, "exit");
-}
-
-/** User plus system CPU seconds the process has used (Linux /proc; the ticks are 1/100 s). */
-function cpuSeconds(child: ChildProcess): number {
-  const stat = readFileSync(`/proc/${child.pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+const stopServer = stopBenchServer;
 
 async function grpcLoop(port: number, taskId: string, token: string, seconds: number): Promise<{ rps: number; p99: number; calls: number }> {
   const client = createGrpcJsClient(TaskService, `127.0.0.1:${port}`);
