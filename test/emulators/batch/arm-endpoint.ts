@@ -58,10 +58,16 @@ function authenticate(req: IncomingMessage, verify: BearerOptions["verify"]): vo
   const authorization = req.headers.authorization;
   if (authorization === undefined || authorization === "") throw unauthorized("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.");
   if (!authorization.startsWith("Bearer ")) throw unauthorized("AuthenticationFailed", "Authentication failed. The 'Authorization' header is provided in an invalid format.");
-  const verdict = verifyBearer(authorization.slice("Bearer ".length).trim(), { audiences: ARM_AUDIENCES, ...(verify === undefined ? {} : { verify }) }, new Date());
+  const token = authorization.slice("Bearer ".length).trim();
+  const verdict = verifyBearer(token, { audiences: ARM_AUDIENCES, ...(verify === undefined ? {} : { verify }) }, new Date());
   if (verdict.ok) return;
   if (verdict.reason === "audience") {
-    throw unauthorized("InvalidAuthenticationTokenAudience", `The access token has been obtained for wrong audience or resource. It should exactly match with one of the allowed audiences '${ARM_AUDIENCES.join("','")}'.`);
+    // A well-formed JWT here (verifyBearer checked that before the audience).
+    const { aud } = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as { aud?: unknown };
+    throw unauthorized(
+      "InvalidAuthenticationTokenAudience",
+      `The access token has been obtained for wrong audience or resource '${String(aud)}'. It should exactly match with one of the allowed audiences '${ARM_AUDIENCES.join("','")}'.`,
+    );
   }
   if (verdict.reason === "expired") throw unauthorized("ExpiredAuthenticationToken", "The access token expiry UTC time is earlier than current UTC time.");
   throw unauthorized("InvalidAuthenticationToken", `The access token is invalid. ${verdict.detail}`);

@@ -206,6 +206,7 @@ describe("Batch emulator: ARM pools", () => {
       assert.equal(answer.status, 401, String(authorization));
       assert.equal(answer.json.error?.code, code);
       assert.match(String(answer.headers["www-authenticate"]), /^Bearer /);
+      if (code === "InvalidAuthenticationTokenAudience") assert.match(answer.json.error?.message ?? "", /wrong audience or resource 'https:\/\/batch\.core\.windows\.net\/'/);
     }
     assert.equal((await raw("GET", poolPath("arm-acr"), { authorization: `Bearer ${token("https://management.core.windows.net/")}` })).status, 200, "the classic audience is accepted too");
   });
