@@ -15,7 +15,8 @@
  *
  * --registry-logins names a registry logins document (registry-login/registry-logins.ts): the
  * runner reads it, deletes it (Batch would serve it to anyone who may read the task's files), and
- * signs its docker/podman client in to those registries before each executor (registry-login/).
+ * signs its docker/podman client in to those registries before the images are pulled and before
+ * each executor (registry-login/).
  */
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -117,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
         login?.clientEnv ?? {},
       ),
     // bwrap ignores images (it runs the host's userland): nothing to pull, nothing to sign in to.
-    ...(login === undefined ? {} : { beforeExecutor: (runtime, signal) => (runtime.name === "bwrap" ? Promise.resolve() : login.refresh(signal)) }),
+    ...(login === undefined ? {} : { signInToRegistries: (runtime, signal) => (runtime.name === "bwrap" ? Promise.resolve() : login.refresh(signal)) }),
     tailBytes: tailBytes ?? config.logTailBytes,
     // TES_ALLOWED_DIRS, when set, says where file:// may go; else filetransfer's own FILETRANSFER_ALLOWED_DIRS.
     ...(config.allowedDirs.length === 0 ? {} : { transfers: { allowedDirs: config.allowedDirs } }),

@@ -25,6 +25,7 @@ test("a cancel that arrives while the container is being started still stops the
     name: bwrap.name,
     notes: (images) => bwrap.notes(images),
     prepareRoot: (hostPath) => bwrap.prepareRoot(hostPath),
+    ensureImages: (images, signal) => bwrap.ensureImages(images, signal),
     start: async (spec) => {
       const started = await bwrap.start(spec);
       abort.abort();

@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Task } from "../../src/gen/ga4gh/tes/v1/tes_pb.js";
 import type { AttemptResult, ExecutorResult } from "../backends/compute-backend.js";
 import { runExecutor } from "./executor-process.js";
-import { RuntimeUnavailableError, type ContainerRuntime, type SandboxHolders } from "./runtimes/container-runtime.js";
+import { ImagePullError, RuntimeUnavailableError, type ContainerRuntime, type SandboxHolders } from "./runtimes/container-runtime.js";
 import { downloadInputs, uploadOutputs, type TaskTransferOptions } from "./task-transfers.js";
 import { planMounts, type Mount } from "./task-mounts.js";
 
@@ -30,11 +30,11 @@ export interface RunTaskOptions {
   /** Awaited before each executor's processes exist, with what will hold them (see ContainerSpec). */
   onSandbox?: (holders: SandboxHolders) => Promise<void>;
   /**
-   * Awaited before each executor starts (its image is pulled then): signs the container client in
-   * to private registries (registry-login/). A throw ends the attempt as a system error with its
-   * message: the user's executor never ran.
+   * Signs the container client in to private registries (registry-login/): awaited before the
+   * images are pulled, and again before each executor starts (should its image have to be pulled
+   * again then). A throw ends the attempt as a system error with its message: no executor runs.
    */
-  beforeExecutor?: (runtime: ContainerRuntime, signal: AbortSignal) => Promise<void>;
+  signInToRegistries?: (runtime: ContainerRuntime, signal: AbortSignal) => Promise<void>;
 }
 
 /**
@@ -75,7 +75,25 @@ export async function runTask(task: Task, options: RunTaskOptions): Promise<Atte
     systemLogs.push(error instanceof RuntimeUnavailableError ? error.message : `no container runtime: ${(error as Error).message}`);
     return end("system_error");
   }
-  systemLogs.push(...runtime.notes(task.executors.map((executor) => executor.image)));
+  const images = task.executors.map((executor) => executor.image);
+  systemLogs.push(...runtime.notes(images));
+
+  // Every image first, before the downloads and any executor: an image that cannot be had ends the
+  // attempt as the system's error at once, and no executor runs when a later one's image is missing.
+  try {
+    await options.signInToRegistries?.(runtime, signal);
+  } catch (error) {
+    if (signal.aborted) return canceled();
+    systemLogs.push(`signing in to the registries to pull the executors' images failed: ${(error as Error).message}`);
+    return end("system_error");
+  }
+  try {
+    await runtime.ensureImages(images, signal);
+  } catch (error) {
+    if (signal.aborted) return canceled();
+    systemLogs.push(error instanceof ImagePullError ? error.message : `pulling the executors' images failed: ${(error as Error).message}`);
+    return end("system_error");
+  }
 
   const root = path.join(options.workDir, "root");
   let mounts: Mount[];
@@ -107,9 +125,9 @@ export async function runTask(task: Task, options: RunTaskOptions): Promise<Atte
   const safeId = options.attemptId.replace(/[^A-Za-z0-9_.-]/g, "_");
   for (const [index, executor] of task.executors.entries()) {
     const ended = [...executors];
-    if (options.beforeExecutor !== undefined) {
+    if (options.signInToRegistries !== undefined) {
       try {
-        await options.beforeExecutor(runtime, signal);
+        await options.signInToRegistries(runtime, signal);
       } catch (error) {
         if (signal.aborted) return canceled();
         systemLogs.push(`signing in to the registries for executor ${index} failed: ${(error as Error).message}`);

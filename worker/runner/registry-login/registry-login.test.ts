@@ -241,7 +241,7 @@ describe("the container client uses the runner's credentials", () => {
 });
 
 describe("in the runner's sequence", () => {
-  test("a sign-in that fails before an executor ends the attempt as a system error; the executor never runs", async () => {
+  test("a sign-in that fails before the images are pulled ends the attempt as a system error; the executor never runs", async () => {
     imdsAnswers = [identityNotFound()];
     const made = await login([{ server: registryHost, identityResourceId: IDENTITY }]);
     const workDir = await mkdtemp(path.join(os.tmpdir(), "tes-login-run-"));
@@ -252,11 +252,11 @@ describe("in the runner's sequence", () => {
         attemptId: "login-fails",
         runtime: () => detectRuntime("bwrap", { network: false, limits: "rlimit", hiddenPaths: [] }),
         tailBytes: 1024,
-        beforeExecutor: (_runtime, signal) => made.refresh(signal),
+        signInToRegistries: (_runtime, signal) => made.refresh(signal),
       });
       assert.equal(result.outcome, "system_error");
       assert.deepEqual(result.executors, []);
-      assert.ok(result.systemLogs.some((line) => /signing in to the registries for executor 0 failed: .*Identity not found/.test(line)), result.systemLogs.join("\n"));
+      assert.ok(result.systemLogs.some((line) => /signing in to the registries to pull the executors' images failed: .*Identity not found/.test(line)), result.systemLogs.join("\n"));
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }

@@ -48,8 +48,8 @@ export class RegistryLogin {
   }
 
   /**
-   * Writes the credentials, unless they were written less than an hour ago. Called before each
-   * executor starts (its image is pulled then). Throws RegistryLoginError naming the registry.
+   * Writes the credentials, unless they were written less than an hour ago. Called before the
+   * images are pulled and before each executor starts. Throws RegistryLoginError naming the registry.
    */
   async refresh(signal?: AbortSignal): Promise<void> {
     if (this.signedInAt !== undefined && this.now() - this.signedInAt < this.refreshAfterMs) return;

@@ -68,6 +68,9 @@ export class BwrapRuntime implements ContainerRuntime {
     if (user !== undefined) await chownTree(root, user.uid, user.gid);
   }
 
+  /** bwrap runs the host's userland and ignores images (see notes): there is nothing to pull. */
+  async ensureImages(): Promise<void> {}
+
   async start(spec: ContainerSpec): Promise<StartedContainer> {
     const mounts = [...spec.mounts];
     // bwrap cannot chdir into a directory that does not exist; an engine would create it.

@@ -17,6 +17,13 @@ export interface ContainerRuntime {
    */
   prepareRoot(hostPath: string): Promise<void>;
 
+  /**
+   * Makes the task's images available before any executor runs, so that an image that cannot be
+   * had (not found, registry sign-in refused, registry unreachable) is the system's failure, not the
+   * user's executor's. Throws ImagePullError for the first image that cannot be had.
+   */
+  ensureImages(images: readonly string[], signal: AbortSignal): Promise<void>;
+
   /** Starts the executor. The process is the leader of its own process group. */
   start(spec: ContainerSpec): Promise<StartedContainer>;
 }
@@ -66,4 +73,15 @@ export interface StartedContainer {
 /** Why no runtime can be had: one sentence on what to install. */
 export class RuntimeUnavailableError extends Error {
   override readonly name = "RuntimeUnavailableError";
+}
+
+/** An executor image the engine could not pull: the image as the task names it and the engine's reason. */
+export class ImagePullError extends Error {
+  override readonly name = "ImagePullError";
+  constructor(
+    readonly image: string,
+    readonly reason: string,
+  ) {
+    super(`pulling the image ${image} failed: ${reason}`);
+  }
 }

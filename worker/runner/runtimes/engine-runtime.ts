@@ -1,5 +1,6 @@
 import { execFile, spawn } from "node:child_process";
 import type { ContainerRuntime, ContainerSpec, StartedContainer } from "./container-runtime.js";
+import { ensureEngineImages } from "./engine-images.js";
 import { killProcessGroup } from "./process-group.js";
 
 /**
@@ -27,6 +28,11 @@ export class EngineRuntime implements ContainerRuntime {
   /** Containers run as their image's user; the files keep the worker's ownership, as with `docker run -v`. */
   async prepareRoot(): Promise<void> {}
 
+  /** Pulls the images the engine does not have yet (engine-images.ts), with the runner's registry credentials. */
+  ensureImages(images: readonly string[], signal: AbortSignal): Promise<void> {
+    return ensureEngineImages({ command: this.command, env: this.clientEnvironment({}) }, images, signal);
+  }
+
   async start(spec: ContainerSpec): Promise<StartedContainer> {
     const [entrypoint, ...args] = spec.command;
     const argv = [
@@ -51,7 +57,7 @@ export class EngineRuntime implements ContainerRuntime {
     const child = spawn(this.command, argv, {
       detached: true,
       stdio: [spec.stdin ? "pipe" : "ignore", "pipe", "pipe"],
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...engineEnvironment(), ...this.clientEnv, ...spec.env },
+      env: this.clientEnvironment(spec.env),
     });
     const removeContainer = () =>
       new Promise<void>((resolve) => execFile(this.command, ["rm", "--force", spec.name], () => resolve()));
@@ -66,6 +72,11 @@ export class EngineRuntime implements ContainerRuntime {
       },
       cleanup: removeContainer,
     };
+  }
+
+  /** The worker's engine settings, then the runner's own (registry credentials), then the executor's env. */
+  private clientEnvironment(executorEnv: Record<string, string>): NodeJS.ProcessEnv {
+    return { PATH: process.env.PATH ?? "/usr/bin:/bin", ...engineEnvironment(), ...this.clientEnv, ...executorEnv };
   }
 }
 
