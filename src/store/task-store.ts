@@ -25,7 +25,7 @@ export interface TaskStore {
   /**
    * One task with its bookkeeping, or undefined when it does not exist in this scope. The task is
    * the caller's own (decoded for this call, shared with nothing), so the caller may change it in
-   * place, as GetTask does when it shapes a view: no copy needed.
+   * place and write it back (the worker, CancelTask): no copy needed. GetTask reads with getView.
    */
   get(id: string, scope: Scope): Promise<TaskRecord | undefined>;
 
