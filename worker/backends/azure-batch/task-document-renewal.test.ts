@@ -67,6 +67,13 @@ describe("task document URLs renewed for long-queued tasks (Batch emulator, Azur
     assert.fail(`timed out; last status ${JSON.stringify(status)}`);
   }
 
+  /** No node is left from an earlier test to take a task that must stay queued. */
+  async function noNodesLeft(): Promise<void> {
+    const nodes = () => [...emulator.account.pools.values()].reduce((sum, pool) => sum + pool.nodes.size, 0);
+    for (let i = 0; i < 600 && nodes() > 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(nodes(), 0, "the pools scaled down to no node");
+  }
+
   const storedTask = (handle: string) => {
     const [jobId, taskId] = handle.split("/") as [string, string];
     return emulator.account.jobs.get(jobId.toLowerCase())?.tasks.get(taskId.toLowerCase());
@@ -104,6 +111,7 @@ describe("task document URLs renewed for long-queued tasks (Batch emulator, Azur
 
   test("a task still waiting near its SAS expiry is added again with a fresh SAS, same handle, then runs", async () => {
     emulator.faults.setQuotas({ lowPriorityCores: 0 });
+    await noNodesLeft();
     offsetMs = 0;
     const b = await backend();
     try {
@@ -152,6 +160,7 @@ describe("task document URLs renewed for long-queued tasks (Batch emulator, Azur
 
   test("a worker that did not add the task (another one, or after a restart) renews it too, reading the task once", async () => {
     emulator.faults.setQuotas({ lowPriorityCores: 0 });
+    await noNodesLeft();
     offsetMs = 0;
     const adder = await backend();
     const [outcome] = await adder.submit([attempt()]);
