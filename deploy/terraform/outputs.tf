@@ -1,11 +1,11 @@
 output "tes_url" {
   description = "The TES API base URL (REST at /ga4gh/tes/v1, gRPC and Connect on the same host)."
-  value       = "https://${azurerm_container_app.server.ingress[0].fqdn}/ga4gh/tes/v1"
+  value       = "https://${module.server.ingress_fqdn}/ga4gh/tes/v1"
 }
 
 output "service_info_url" {
   description = "GET this to check the deployment: the TES service-info."
-  value       = "https://${azurerm_container_app.server.ingress[0].fqdn}/ga4gh/tes/v1/service-info"
+  value       = "https://${module.server.ingress_fqdn}/ga4gh/tes/v1/service-info"
 }
 
 output "resource_group" {
