@@ -53,6 +53,25 @@ export interface S3ProviderConfig {
   partSizeInBytes: number;
 }
 
+/**
+ * Builds the client without the SDK's once-per-process stderr warning that its releases after
+ * January 2027 need Node 22. We run Node 20 with the SDK pinned (package-lock), so the warning tells
+ * a task's logs nothing they can act on. The SDK's documented switch for exactly that warning is
+ * AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true (aws/aws-sdk-js-v3#7983; there is no client
+ * option), read while a client is built. It is set only for that moment and then restored, so it
+ * reaches neither other code nor child processes; other warnings are untouched.
+ */
+function withoutNodeVersionSupportWarning<T>(build: () => T): T {
+  const name = "AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED";
+  const before = process.env[name];
+  process.env[name] = "true";
+  try {
+    return build();
+  } finally {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
+}
 
 export class S3Provider implements StorageProvider {
   readonly schemes = ["s3"] as const;
@@ -89,7 +108,7 @@ export class S3Provider implements StorageProvider {
           ? { credentials: config.keys }
           : {}),
     };
-    this.#client = new S3Client(clientConfig);
+    this.#client = withoutNodeVersionSupportWarning(() => new S3Client(clientConfig));
   }
 
   async stat(url: URL, options: ProviderCallOptions): Promise<ObjectInfo | undefined> {
