@@ -158,6 +158,13 @@ describe("a pull that fails names the image and the engine's reason", () => {
     assert.match(error.message, /^pulling the image alpine:3 failed: .*Cannot connect to the Docker daemon/);
   });
 
+  test("an image named like a flag is taken as an image, never as an option of the client", async () => {
+    const error = await pullFailure(docker.ensureImages(["--all-tags"], never));
+    assert.equal(error.image, "--all-tags");
+    assert.match(error.message, /^pulling the image --all-tags failed: .*invalid reference format/);
+    assert.deepEqual(pullsOf(), []);
+  });
+
   test("a cancel stops a pull that hangs", async () => {
     pulls.set("registry.example.com/team/slow:1", { kind: "hang" });
     const abort = new AbortController();

@@ -24,8 +24,8 @@ export interface EngineClient {
 export async function ensureEngineImages(client: EngineClient, images: readonly string[], signal: AbortSignal): Promise<void> {
   for (const image of new Set(images)) {
     if (signal.aborted) throw signal.reason;
-    if ((await runClient(client, ["image", "inspect", "--format", "{{.Id}}", image], signal)).ok) continue;
-    const pulled = await runClient(client, ["pull", "--quiet", image], signal);
+    if ((await runClient(client, ["image", "inspect", "--format", "{{.Id}}", "--", image], signal)).ok) continue;
+    const pulled = await runClient(client, ["pull", "--quiet", "--", image], signal);
     if (signal.aborted) throw signal.reason;
     if (!pulled.ok) throw new ImagePullError(image, engineReason(pulled.stderr, pulled.exitCode));
   }

@@ -41,7 +41,7 @@ test("docker run gets the mounts, workdir, limits, the command as argv and the e
     "run", "--rm", "--init", "--name", "tes-task-1-0-0", "--workdir", "/data", "--cpus", "2", "--memory", "1073741824",
     "--mount", "type=bind,source=/w/root/data,target=/data",
     "--mount", 'type=bind,"source=/w/root/in/a,b.txt","target=/in/a,b.txt"',
-    "--env", "TOKEN", "--entrypoint", "/bin/sh", "ubuntu:24.04", "-c", "echo hi",
+    "--env", "TOKEN", "--entrypoint", "/bin/sh", "--", "ubuntu:24.04", "-c", "echo hi",
     "TOKEN=s3cr3t",
   ]);
   assert.deepEqual(runtime.notes(), []);

@@ -51,6 +51,8 @@ export class EngineRuntime implements ContainerRuntime {
       ]),
       ...Object.keys(spec.env).flatMap((key) => ["--env", key]),
       ...(entrypoint === undefined ? [] : ["--entrypoint", entrypoint]),
+      // An image named like a flag (TES allows any reference text) stays the image, never an option.
+      "--",
       spec.image,
       ...args,
     ];
