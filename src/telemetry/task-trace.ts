@@ -88,7 +88,8 @@ export async function bulkCall<T>(
 
 /**
  * The links for the span of a backend call about to start, and a callback for its context; none
- * outside bulkCall. Consumed once: calls nested inside the bulk call's span do not repeat them.
+ * outside bulkCall. The span runs in withoutBulkCall's context, so calls made inside it (a backend
+ * wrapping another) do not repeat the links.
  */
 export function takeBulkCall(): { links: Link[]; attributes: Attributes; started: (span: SpanContext) => void } | undefined {
   const bulk = context.active().getValue(BULK_CALL) as BulkCall | undefined;
