@@ -16,12 +16,15 @@ export async function runRecoverySweep(context: WorkerContext): Promise<SweepRes
   const { store, config } = context;
   const before = new Date(Date.now() - config.staleAfterMs);
   const queued = await store.findStale([State.QUEUED], before, config.sweepBatchSize);
-  const submits = queued.filter((record) => record.backendHandle === "").map((record) => record.task.id);
-  const cancels = (await store.findStale([State.CANCELING], before, config.sweepBatchSize)).map((record) => record.task.id);
-  await context.queue.enqueueSubmitMany(submits);
-  await context.queue.enqueueCancelMany(cancels);
-  if (submits.length + cancels.length > 0) {
-    context.logger.info({ submits: submits.length, cancels: cancels.length }, "recovery sweep re-enqueued tasks");
+  const submitting = queued.filter((record) => record.backendHandle === "");
+  const canceling = await store.findStale([State.CANCELING], before, config.sweepBatchSize);
+  // Each job carries its task's stored trace context: a recovered job joins the task's own trace.
+  await context.queue.enqueueSubmitMany(submitting.map((r) => r.task.id), submitting.map((r) => r.traceContext));
+  await context.queue.enqueueCancelMany(canceling.map((r) => r.task.id), canceling.map((r) => r.traceContext));
+  const submits = submitting.length;
+  const cancels = canceling.length;
+  if (submits + cancels > 0) {
+    context.logger.info({ submits, cancels }, "recovery sweep re-enqueued tasks");
   }
-  return { submits: submits.length, cancels: cancels.length };
+  return { submits, cancels };
 }

@@ -22,6 +22,10 @@ function jobData(taskId: string, traceContext: Record<string, string> | undefine
   return traceContext === undefined ? { taskId } : { taskId, traceContext };
 }
 
+function carrierOf(traceparent: string | undefined): Record<string, string> | undefined {
+  return traceparent === undefined || traceparent === "" ? undefined : { traceparent };
+}
+
 /** Redis did not take a job in time; the task is still safe in the store. */
 export class QueueUnavailableError extends Error {
   override readonly name = "QueueUnavailableError";
@@ -75,22 +79,25 @@ export class BullMqTaskQueue implements TaskQueue {
     );
   }
 
-  /** Enqueues many submissions in one round trip (the recovery sweep). */
-  async enqueueSubmitMany(taskIds: readonly string[]): Promise<void> {
+  /**
+   * Enqueues many submissions in one round trip (the recovery sweep). `traceparents[i]` (the
+   * task's stored one, "" for none) makes task i's job continue the task's own trace.
+   */
+  async enqueueSubmitMany(taskIds: readonly string[], traceparents: readonly string[] = []): Promise<void> {
     if (taskIds.length === 0) return;
     await this.withinTimeout(
       this.submit.addBulk(
-        taskIds.map((taskId) => ({ name: "submit", data: { taskId }, opts: { ...this.jobOptions, jobId: taskId } })),
+        taskIds.map((taskId, i) => ({ name: "submit", data: jobData(taskId, carrierOf(traceparents[i])), opts: { ...this.jobOptions, jobId: taskId } })),
       ),
     );
   }
 
-  /** Enqueues many cancellations in one round trip (the recovery sweep). */
-  async enqueueCancelMany(taskIds: readonly string[]): Promise<void> {
+  /** Enqueues many cancellations in one round trip (the recovery sweep); `traceparents` as above. */
+  async enqueueCancelMany(taskIds: readonly string[], traceparents: readonly string[] = []): Promise<void> {
     if (taskIds.length === 0) return;
     await this.withinTimeout(
       this.cancel.addBulk(
-        taskIds.map((taskId) => ({ name: "cancel", data: { taskId }, opts: { ...this.jobOptions, jobId: taskId } })),
+        taskIds.map((taskId, i) => ({ name: "cancel", data: jobData(taskId, carrierOf(traceparents[i])), opts: { ...this.jobOptions, jobId: taskId } })),
       ),
     );
   }
