@@ -114,7 +114,8 @@ async function applyStatus(
   const known = await context.store.get(followed.id, ALL);
   if (known === undefined) return false;
   if (decide(known).change === undefined) {
-    if (key !== undefined) unchanged.set(followed.id, { version: known.version, status: key });
+    // Remembered only when this status was about the attempt stored now (not one replaced since).
+    if (key !== undefined && known.backendHandle === handle) unchanged.set(followed.id, { version: known.version, status: key });
     return false;
   }
 
