@@ -113,7 +113,10 @@ describe("a task's trace, from the API call to its end through the poll cycle, a
     const polls = all.filter((span) => span.name === "backend poll" && linksTo(span, traceId));
     assert.ok(polls.length >= 1, "a backend poll links to the task's trace");
     for (const poll of polls) assert.notEqual(poll.spanContext().traceId, traceId, "the bulk poll is not in the task's trace");
-    const release = all.filter((span) => span.name === "backend release" && linksTo(span, traceId));
+    // The release follows the COMPLETE change, so its span may still be open when the change's ends.
+    const releases = () => spans.getFinishedSpans().filter((span) => span.name === "backend release" && linksTo(span, traceId));
+    await eventually("the release of the ended attempt ends", () => releases().length > 0);
+    const release = releases();
     assert.equal(release.length, 1, "the one release of the ended attempt links to the task's trace");
     assert.equal(release[0]!.attributes["tes.backend.items"], 1);
     // And back: the change links to the poll call that reported it.
