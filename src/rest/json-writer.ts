@@ -13,20 +13,21 @@ export function writeTesJson<Desc extends DescMessage>(schema: Desc, message: Me
   return json;
 }
 
-/** The JSON bytes of messages already written, for messages that cannot change (see tesJsonBody). */
-const writtenBodies = new WeakMap<object, Buffer>();
+/** The JSON text of messages already written, for messages that cannot change (see tesJsonBody). */
+const writtenBodies = new WeakMap<object, string>();
 
 /**
- * A response body: the message as TES JSON, encoded. A frozen message (the store's shared task
- * views, see TaskViewCache) cannot change, so its body is written once and reused for as long as
- * the message lives; the entry goes with the message, so this holds no more than the views' own
- * bound. Any other message is written afresh.
+ * A response body: the message as TES JSON text. A frozen message (the store's shared task views,
+ * see TaskViewCache) cannot change, so its text is written once and reused for as long as the
+ * message lives; the entry goes with the message, so this holds no more than the views' own bound.
+ * Any other message is written afresh. Text rather than bytes: Node sends a string body in one
+ * write with the headers, a Buffer body as a second chunk (writev).
  */
-export function tesJsonBody<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): string | Buffer {
+export function tesJsonBody<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): string {
   if (!Object.isFrozen(message)) return JSON.stringify(writeTesJson(schema, message));
   let body = writtenBodies.get(message);
   if (body === undefined) {
-    body = Buffer.from(JSON.stringify(writeTesJson(schema, message)));
+    body = JSON.stringify(writeTesJson(schema, message));
     writtenBodies.set(message, body);
   }
   return body;

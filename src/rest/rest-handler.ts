@@ -106,7 +106,7 @@ export function createRestHandler(options: RestHandlerOptions): (req: RestReques
     const json = tesJsonBody(route.method.output, result.message);
     const headers = responseHeaders(req, result.header);
     headers["content-type"] = "application/json";
-    headers["content-length"] = String(typeof json === "string" ? Buffer.byteLength(json) : json.length);
+    headers["content-length"] = String(Buffer.byteLength(json));
     // Task states change under the client; no cache or proxy should answer for the server.
     headers["cache-control"] = "no-store";
     writeReply(res, 200, headers, httpMethod === "HEAD" ? undefined : json);
@@ -132,7 +132,7 @@ function sendError(req: RestRequest, res: RestResponse, error: unknown): void {
   }
 }
 
-function writeReply(res: RestResponse, status: number, headers: Record<string, string>, body: string | Buffer | undefined): void {
+function writeReply(res: RestResponse, status: number, headers: Record<string, string>, body: string | undefined): void {
   // Both response classes take the same arguments; TypeScript cannot call through their union.
   (res as ServerResponse).writeHead(status, headers);
   (res as ServerResponse).end(body);
