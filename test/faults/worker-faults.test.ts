@@ -18,8 +18,8 @@ import { WorkerProcess } from "../worker-support/worker-processes.js";
 /**
  * Faults with real processes: worker processes on a private redis-server (so FLUSHALL hurts no
  * other test) and one SQLite file, killed with SIGKILL, their Redis emptied, their jobs delivered
- * twice. Every task must end in the right terminal state, and the scripted backend's run log
- * must show each attempt started once.
+ * twice. Every task must end in the right terminal state, having started exactly the attempts
+ * it should (the scripted backend's attempt directories).
  */
 describe("worker pool faults (real worker processes)", () => {
   let dir: string;
@@ -92,8 +92,9 @@ describe("worker pool faults (real worker processes)", () => {
 
   /** Each task started exactly `attempts` attempts, each once. */
   async function assertRanOnce(ids: string[], attempts = 1): Promise<void> {
+    // An attempt id starts at most once by construction (the backend creates it with a rename);
+    // what a fault could do wrong is start a second attempt, or none.
     const runs = await readRuns(backendDir);
-    assert.equal(new Set(runs).size, runs.length, `an attempt started twice: ${runs.join(", ")}`);
     for (const id of ids) {
       const mine = runs.filter((run) => run.startsWith(`${id}-`)).sort();
       assert.deepEqual(mine, Array.from({ length: attempts }, (_, i) => `${id}-${i}`), `attempts of ${id}`);

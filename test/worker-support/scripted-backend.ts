@@ -1,5 +1,5 @@
 import { appendFileSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type {
   Attempt,
@@ -13,8 +13,9 @@ import type {
 /**
  * A test double of a compute backend whose attempts follow a script written in the task's tags,
  * with all its state in a directory, so several worker processes (and the test) share it and a
- * killed process loses nothing. It records every attempt it starts in `runs.log`: the fault tests
- * read it to prove no attempt ran twice. It is a stand-in for fault tests only; the real end-to-end
+ * killed process loses nothing. An attempt starts when its directory is renamed into place under
+ * `attempts/`, which happens once per attempt id: the fault tests list those directories (readRuns)
+ * to prove each task started exactly the attempts it should. It is a stand-in for fault tests only; the real end-to-end
  * tests use the local backend.
  *
  * Tags: `script.duration_ms` (default 200: time from submit to the end), `script.init_ms`
@@ -79,7 +80,6 @@ export class ScriptedBackend implements ComputeBackend {
       if (code === "EEXIST" || code === "ENOTEMPTY") return { kind: "submitted", handle: attempt.attemptId };
       throw error;
     }
-    appendFileSync(join(this.root, "runs.log"), `${attempt.attemptId}\n`);
     return { kind: "submitted", handle: attempt.attemptId };
   }
 
@@ -166,10 +166,14 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** The attempts a scripted backend started, from its runs.log, one line each. */
+/**
+ * The attempts a scripted backend started, by attempt id, sorted. Read from the attempt directories,
+ * not from a log written after the rename: a worker killed between the two would leave a started
+ * attempt out of such a log (seen under load), and its resubmission finds the directory and adds none.
+ */
 export async function readRuns(root: string): Promise<string[]> {
-  const text = await readFile(join(root, "runs.log"), "utf8").catch(() => "");
-  return text.split("\n").filter((line) => line !== "");
+  const entries = await readdir(join(root, "attempts")).catch(() => [] as string[]);
+  return entries.sort();
 }
 
 export async function readLog(root: string, name: "cancels.log" | "released.log"): Promise<string[]> {
