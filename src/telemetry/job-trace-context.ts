@@ -1,5 +1,6 @@
-import { context, propagation, SpanKind, SpanStatusCode, type Context } from "@opentelemetry/api";
+import { context, propagation, SpanKind, type Context } from "@opentelemetry/api";
 import { tracer } from "./instruments.js";
+import { endSpanAfter } from "./span-outcome.js";
 
 /** W3C trace context headers (traceparent, tracestate) carried in a job's data. */
 export type TraceCarrier = Record<string, string>;
@@ -15,16 +16,8 @@ export async function tracedEnqueue<T>(queue: string, taskId: string | undefined
     async (span) => {
       const carrier: TraceCarrier = {};
       propagation.inject(context.active(), carrier);
-      try {
-        // Untraced (no SDK, or not sampled): the job carries the task id only.
-        return await enqueue(Object.keys(carrier).length > 0 ? carrier : undefined);
-      } catch (error) {
-        span.recordException(error as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR });
-        throw error;
-      } finally {
-        span.end();
-      }
+      // Untraced (no SDK, or not sampled): the job carries the task id only.
+      return endSpanAfter(span, () => enqueue(Object.keys(carrier).length > 0 ? carrier : undefined));
     },
   );
 }
@@ -36,17 +29,7 @@ export async function tracedJob<T>(queue: string, taskId: string | undefined, ca
     `${queue} process`,
     { kind: SpanKind.CONSUMER, attributes: { "messaging.system": "bullmq", "messaging.destination.name": queue, ...(taskId ? { "tes.task_id": taskId } : {}) } },
     parent,
-    async (span) => {
-      try {
-        return await run();
-      } catch (error) {
-        span.recordException(error as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR });
-        throw error;
-      } finally {
-        span.end();
-      }
-    },
+    (span) => endSpanAfter(span, run),
   );
 }
 

@@ -5,7 +5,6 @@ import {
   propagation,
   ROOT_CONTEXT,
   SpanKind,
-  SpanStatusCode,
   trace,
   TraceFlags,
   type Attributes,
@@ -14,6 +13,7 @@ import {
   type SpanContext,
 } from "@opentelemetry/api";
 import { tracer } from "./instruments.js";
+import { endSpanAfter } from "./span-outcome.js";
 
 /**
  * A task's own trace is the one its CreateTask call started. The store keeps that call's W3C
@@ -131,17 +131,7 @@ export async function inTaskTrace<T>(
     name,
     { kind: SpanKind.INTERNAL, links, attributes: { "tes.task_id": task.id } },
     parent,
-    async (span) => {
-      try {
-        return await work();
-      } catch (error) {
-        span.recordException(error as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR });
-        throw error;
-      } finally {
-        span.end();
-      }
-    },
+    (span) => endSpanAfter(span, work),
   );
 }
 
