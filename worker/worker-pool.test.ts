@@ -180,6 +180,27 @@ describe("worker pool (BullMQ on Redis, SQLite store, a scripted backend)", () =
     assert.equal((await store.get(task.id, ALL))!.version, done.version);
   });
 
+  test("tasks enqueued together share a submit job; one whose store read fails does not hold up the others, and each runs one attempt", async () => {
+    const tasks = Array.from({ length: 10 }, () => queuedTask({}));
+    for (const task of tasks) await store.insert(task, "");
+    const flaky = tasks[3]!.id;
+    let flakyReads = 0;
+    const get = store.get.bind(store);
+    store.get = async (id, scope) => {
+      if (id === flaky && flakyReads++ === 0) throw new Error("the store is away for a moment");
+      return get(id, scope);
+    };
+    try {
+      await Promise.all(tasks.map((task) => queue.enqueueSubmit(task.id)));
+      for (const task of tasks) assert.equal((await waitForTask(store, task.id, terminal)).task.state, State.COMPLETE);
+    } finally {
+      delete (store as Partial<SqliteTaskStore>).get;
+    }
+    assert.ok(flakyReads >= 2, "the task whose read failed was read again (its job retried, or the sweep)");
+    const runs = await readRuns(backend["root"]);
+    for (const task of tasks) assert.deepEqual(runs.filter((run) => run.startsWith(task.id)), [`${task.id}-0`]);
+  });
+
   test("the backend receives only the backend_parameters it accepts, in its own spelling", async () => {
     const task = queuedTask({});
     task.resources!.backendParameters = { VM_SIZE: "Standard_D2s_v3", priority: "low", unknown_key: "dropped" };

@@ -2,7 +2,7 @@ import { Job, Queue, Worker } from "bullmq";
 import { pino, type Logger } from "pino";
 import type { WorkerConfig } from "../src/config/worker.js";
 import { BullMqTaskQueue } from "../src/queue/bullmq-task-queue.js";
-import { CANCEL_QUEUE, PERIODIC_QUEUE, SUBMIT_QUEUE, type TaskJobData } from "../src/queue/queue-names.js";
+import { CANCEL_QUEUE, PERIODIC_QUEUE, SUBMIT_QUEUE, tasksOfJob, type SubmitJobData, type TaskJobData } from "../src/queue/queue-names.js";
 import type { RedisOptions } from "../src/redis/redis-address.js";
 import type { TaskStore } from "../src/store/task-store.js";
 import { instruments } from "../src/telemetry/instruments.js";
@@ -42,9 +42,21 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function jobTaskId(job: Job): string | undefined {
-  const data = job.data as Partial<TaskJobData> | undefined;
-  return data?.taskId;
+/** The ids of the tasks a job carries, for the logs. */
+function jobTaskIds(job: Job | undefined): string[] {
+  return tasksOfJob(job?.data).map((task) => task.taskId);
+}
+
+/**
+ * Runs a job's work for each task it carries, each in a consumer span continuing that task's trace,
+ * all at once. Any task's failure fails the job, which BullMQ retries whole: the tasks that went
+ * through find nothing left to do.
+ */
+async function forEachTask(queueName: string, tasks: readonly TaskJobData[], run: (taskId: string) => Promise<void>): Promise<void> {
+  const outcomes = await Promise.allSettled(tasks.map((task) => tracedJob(queueName, task.taskId, task.traceContext, () => run(task.taskId))));
+  const failures = outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason as unknown] : []));
+  if (failures.length === 1 && tasks.length === 1) throw failures[0];
+  if (failures.length > 0) throw new AggregateError(failures, `${failures.length} of the job's ${tasks.length} tasks failed: ${String(failures[0])}`);
 }
 const SWEEP_SCHEDULER = "sweep";
 
@@ -88,30 +100,31 @@ export async function startWorkerPool(deps: WorkerPoolDeps): Promise<WorkerPool>
     async (job: Job<T>, token?: string): Promise<void> => {
       const entry = { job: job as Job, token };
       active.add(entry);
-      const data = job.data as Partial<TaskJobData> | undefined;
       try {
-        await tracedJob(job.queueName, data?.taskId, data?.traceContext, () => run(job));
+        await run(job);
         instruments().jobs.add(1, { queue: job.queueName, outcome: "completed" });
       } finally {
         active.delete(entry);
       }
     };
-  const submitWorker = new Worker<TaskJobData>(
+  const submitWorker = new Worker<SubmitJobData>(
     SUBMIT_QUEUE,
-    tracked<TaskJobData>((job) => runSubmitJob(context, job.data.taskId)),
+    tracked<SubmitJobData>((job) => forEachTask(SUBMIT_QUEUE, tasksOfJob(job.data), (taskId) => runSubmitJob(context, taskId))),
     { ...workerOptions, concurrency: config.concurrency },
   );
   const cancelWorker = new Worker<TaskJobData>(
     CANCEL_QUEUE,
-    tracked<TaskJobData>((job) => runCancelJob(context, job.data.taskId)),
+    tracked<TaskJobData>((job) => forEachTask(CANCEL_QUEUE, tasksOfJob(job.data), (taskId) => runCancelJob(context, taskId))),
     { ...workerOptions, concurrency: config.concurrency },
   );
   const periodicWorker = new Worker(
     PERIODIC_QUEUE,
-    tracked(async (job: Job) => {
-      if (job.name === POLL_SCHEDULER) await runPollCycle(context);
-      else if (job.name === SWEEP_SCHEDULER) await runRecoverySweep(context);
-    }),
+    tracked((job: Job) =>
+      tracedJob(PERIODIC_QUEUE, undefined, undefined, async () => {
+        if (job.name === POLL_SCHEDULER) await runPollCycle(context);
+        else if (job.name === SWEEP_SCHEDULER) await runRecoverySweep(context);
+      }),
+    ),
     { ...workerOptions, concurrency: 1 },
   );
   for (const [name, worker] of [
@@ -123,7 +136,7 @@ export async function startWorkerPool(deps: WorkerPoolDeps): Promise<WorkerPool>
     worker.on("failed", (job, error) => {
       const retried = job !== undefined && job.attemptsMade < (job.opts.attempts ?? 1);
       instruments().jobs.add(1, { queue: name, outcome: retried ? "retried" : "failed" });
-      logger.warn({ err: error, queue: name, job: job?.name, taskId: job?.data?.taskId, attempt: job?.attemptsMade }, "job failed");
+      logger.warn({ err: error, queue: name, job: job?.name, taskIds: jobTaskIds(job), attempt: job?.attemptsMade }, "job failed");
     });
   }
 
@@ -180,7 +193,7 @@ export async function startWorkerPool(deps: WorkerPoolDeps): Promise<WorkerPool>
                 .then(
                   () => true,
                   (error: unknown) => {
-                    logger.warn({ err: error, job: job.name, taskId: jobTaskId(job) }, "cannot hand a job back to its queue; it returns when its lock expires");
+                    logger.warn({ err: error, job: job.name, taskIds: jobTaskIds(job) }, "cannot hand a job back to its queue; it returns when its lock expires");
                     return false;
                   },
                 );
@@ -188,7 +201,7 @@ export async function startWorkerPool(deps: WorkerPoolDeps): Promise<WorkerPool>
             }
             await Promise.all([...queues.values()].map((queue) => queue.close()));
             logger.warn(
-              { jobs: unfinished.map(({ job }) => ({ job: job.name, taskId: jobTaskId(job) })), graceMs },
+              { jobs: unfinished.map(({ job }) => ({ job: job.name, taskIds: jobTaskIds(job) })), graceMs },
               "jobs still running at the shutdown deadline were handed back to the queue",
             );
           }

@@ -14,7 +14,7 @@ export interface WorkerConfig {
   readonly queue: QueueConfig;
   /** TES_BACKEND: the compute backend, "local" (default) or "azure-batch". */
   readonly backend: BackendName;
-  /** WORKER_CONCURRENCY: submit and cancel jobs one worker process handles at once. Default 16. */
+  /** WORKER_CONCURRENCY: submit and cancel jobs one worker process handles at once (a submit job may carry up to 100 tasks). Default 16. */
   readonly concurrency: number;
   /** WORKER_POLL_INTERVAL_MS: how often the backend is asked where running attempts stand. Default 1000. */
   readonly pollIntervalMs: number;

@@ -5,7 +5,7 @@ import { Queue } from "bullmq";
 import { redisAddressFromUrl } from "../redis/redis-address.js";
 import { removeQueues, TEST_REDIS_URL, uniquePrefix } from "../../test/worker-support/harness.js";
 import { BullMqTaskQueue, QueueUnavailableError } from "./bullmq-task-queue.js";
-import { CANCEL_QUEUE, SUBMIT_QUEUE } from "./queue-names.js";
+import { CANCEL_QUEUE, SUBMIT_QUEUE, tasksOfJob } from "./queue-names.js";
 
 describe("BullMqTaskQueue", () => {
   const connection = redisAddressFromUrl(new URL(TEST_REDIS_URL)).options;
@@ -25,9 +25,8 @@ describe("BullMqTaskQueue", () => {
     await removeQueues(connection, `${prefix}-other`);
   });
 
-  test("a submit job carries the task id only, under the task id, once however often it is enqueued", async () => {
-    await queue.enqueueSubmit("0190-a");
-    await queue.enqueueSubmit("0190-a");
+  test("the sweep's submit jobs carry the task id only, under the task id, once however often it is enqueued", async () => {
+    await queue.enqueueSubmitMany(["0190-a"]);
     await queue.enqueueSubmitMany(["0190-a", "0190-b"]);
     const jobs = await submit.getJobs(["waiting"]);
     assert.deepEqual(jobs.map((job) => [job.id, job.data]).sort(), [
@@ -46,8 +45,8 @@ describe("BullMqTaskQueue", () => {
   test("a task can be enqueued again once its earlier job is gone", async () => {
     const job = await submit.getJob("0190-b");
     await job!.remove();
-    await queue.enqueueSubmit("0190-b");
-    assert.equal((await submit.getJob("0190-b"))?.data.taskId, "0190-b");
+    await queue.enqueueSubmitMany(["0190-b"]);
+    assert.deepEqual((await submit.getJob("0190-b"))?.data, { taskId: "0190-b" });
   });
 
   test("keeps its keys under the configured prefix", async () => {
@@ -60,13 +59,24 @@ describe("BullMqTaskQueue", () => {
     }
   });
 
-  test("200 concurrent enqueues (one addBulk per event-loop turn) each resolve with their job in Redis", async () => {
-    const ids = Array.from({ length: 200 }, (_, index) => `0191-burst-${index}`);
+  test("250 submits enqueued in one turn share three jobs (at most 100 tasks each), each resolving once its job is in Redis", async () => {
+    const ids = Array.from({ length: 250 }, (_, index) => `0191-burst-${index}`);
+    const before = new Set((await submit.getJobs(["waiting"])).map((job) => job.id));
+    const carrying = async (id: string) => (await submit.getJobs(["waiting"])).find((job) => tasksOfJob(job.data).some((task) => task.taskId === id));
     await Promise.all(ids.map(async (id) => {
       await queue.enqueueSubmit(id);
-      assert.equal((await submit.getJob(id))?.data.taskId, id, `${id} is in Redis once its enqueue resolved`);
+      assert.ok(await carrying(id), `${id} is in Redis once its enqueue resolved`);
     }));
-    for (const id of ids) await (await submit.getJob(id))?.remove();
+    const added = (await submit.getJobs(["waiting"])).filter((job) => !before.has(job.id));
+    assert.deepEqual(added.map((job) => tasksOfJob(job.data).length).sort((a, b) => a - b), [50, 100, 100]);
+    assert.deepEqual(added.flatMap((job) => tasksOfJob(job.data).map((task) => task.taskId)).sort(), [...ids].sort(), "each task once");
+    assert.ok(added.every((job) => job.name === "submit-batch" && Object.keys(job.data).join() === "tasks"), "untraced, the job carries task ids only");
+    for (const job of added) await job.remove();
+  });
+
+  test("cancels enqueued together get a job each under the task id, once", async () => {
+    await Promise.all(["0192-a", "0192-b", "0192-a"].map((id) => queue.enqueueCancel(id)));
+    for (const id of ["0192-a", "0192-b"]) assert.deepEqual((await cancel.getJob(id))?.data, { taskId: id });
   });
 
   test("fails within its timeout, saying so, when Redis does not answer", async () => {

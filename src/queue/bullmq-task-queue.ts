@@ -2,7 +2,7 @@ import { Queue, type JobsOptions } from "bullmq";
 import type { RedisOptions } from "../redis/redis-address.js";
 import { tracedEnqueue } from "../telemetry/job-trace-context.js";
 import { CoalescedAdds } from "./coalesced-adds.js";
-import { CANCEL_QUEUE, SUBMIT_QUEUE, type TaskJobData } from "./queue-names.js";
+import { CANCEL_QUEUE, SUBMIT_QUEUE, type SubmitBatchJobData, type SubmitJobData, type TaskJobData } from "./queue-names.js";
 import type { TaskQueue } from "./task-queue.js";
 
 export interface BullMqTaskQueueOptions {
@@ -26,30 +26,37 @@ function carrierOf(traceparent: string | undefined): Record<string, string> | un
   return traceparent === undefined || traceparent === "" ? undefined : { traceparent };
 }
 
+/**
+ * Tasks per CreateTask submit job: what one Azure Batch AddCollection takes. Cancellations coalesce
+ * up to CANCEL_ADD_BATCH_MAX jobs per addBulk.
+ */
+export const SUBMIT_JOB_TASKS_MAX = 100;
+export const CANCEL_ADD_BATCH_MAX = 256;
+
 /** Redis did not take a job in time; the task is still safe in the store. */
 export class QueueUnavailableError extends Error {
   override readonly name = "QueueUnavailableError";
 }
 
 /**
- * The TaskQueue on BullMQ. Each task has at most one pending job per queue: the job id is the task
- * id, so enqueuing a task that already waits is a no-op. Finished jobs are removed at once, so the
- * same task can be enqueued again later (a retry, a recovery sweep); the worker makes every job
- * idempotent by re-reading the task from the store.
+ * The TaskQueue on BullMQ. Single enqueues of one event-loop turn are coalesced: submissions into
+ * one job for them all (SubmitBatchJobData), cancellations into one addBulk of a job each. The
+ * recovery sweep's jobs (enqueue...Many) and cancel jobs carry one task under the task id, so a task
+ * that already waits is not doubled. Finished jobs are removed at once, so the same task can be
+ * enqueued again later; the worker makes every job idempotent by re-reading the task from the store.
  */
 export class BullMqTaskQueue implements TaskQueue {
-  private readonly submit: Queue<TaskJobData>;
+  private readonly submit: Queue<SubmitJobData>;
   private readonly cancel: Queue<TaskJobData>;
   private readonly jobOptions: JobsOptions;
   private readonly enqueueTimeoutMs: number;
-  /** Single enqueues of one event-loop turn go to Redis as one addBulk. */
   private readonly submitAdds: CoalescedAdds<TaskJobData>;
   private readonly cancelAdds: CoalescedAdds<TaskJobData>;
 
   constructor(options: BullMqTaskQueueOptions) {
     const connection: RedisOptions = { ...options.connection, maxRetriesPerRequest: 1 };
     this.enqueueTimeoutMs = options.enqueueTimeoutMs ?? 5000;
-    this.submit = new Queue<TaskJobData>(SUBMIT_QUEUE, { connection, prefix: options.prefix });
+    this.submit = new Queue<SubmitJobData>(SUBMIT_QUEUE, { connection, prefix: options.prefix });
     this.cancel = new Queue<TaskJobData>(CANCEL_QUEUE, { connection, prefix: options.prefix });
     for (const queue of [this.submit, this.cancel]) {
       queue.on("error", () => {
@@ -62,21 +69,22 @@ export class BullMqTaskQueue implements TaskQueue {
       removeOnComplete: true,
       removeOnFail: true,
     };
-    const send = (adding: Promise<unknown>) => this.withinTimeout(adding);
-    this.submitAdds = new CoalescedAdds(this.submit, send);
-    this.cancelAdds = new CoalescedAdds(this.cancel, send);
+    this.submitAdds = new CoalescedAdds<TaskJobData>(
+      (tasks) => this.withinTimeout(this.submit.add("submit-batch", { tasks } satisfies SubmitBatchJobData, this.jobOptions)),
+      SUBMIT_JOB_TASKS_MAX,
+    );
+    this.cancelAdds = new CoalescedAdds<TaskJobData>(
+      (jobs) => this.withinTimeout(this.cancel.addBulk(jobs.map((data) => ({ name: "cancel", data, opts: { ...this.jobOptions, jobId: data.taskId } })))),
+      CANCEL_ADD_BATCH_MAX,
+    );
   }
 
   async enqueueSubmit(taskId: string): Promise<void> {
-    await tracedEnqueue(SUBMIT_QUEUE, taskId, (traceContext) =>
-      this.submitAdds.add({ name: "submit", data: jobData(taskId, traceContext), opts: { ...this.jobOptions, jobId: taskId } }),
-    );
+    await tracedEnqueue(SUBMIT_QUEUE, taskId, (traceContext) => this.submitAdds.add(jobData(taskId, traceContext)));
   }
 
   async enqueueCancel(taskId: string): Promise<void> {
-    await tracedEnqueue(CANCEL_QUEUE, taskId, (traceContext) =>
-      this.cancelAdds.add({ name: "cancel", data: jobData(taskId, traceContext), opts: { ...this.jobOptions, jobId: taskId } }),
-    );
+    await tracedEnqueue(CANCEL_QUEUE, taskId, (traceContext) => this.cancelAdds.add(jobData(taskId, traceContext)));
   }
 
   /**
@@ -104,7 +112,7 @@ export class BullMqTaskQueue implements TaskQueue {
 
   /**
    * BullMQ waits for Redis as long as it takes; a caller (CreateTask) must not. A job that Redis
-   * takes after the timeout is harmless: jobs are idempotent and de-duplicated by task id.
+   * takes after the timeout is harmless: jobs are idempotent.
    */
   private async withinTimeout<T>(adding: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;

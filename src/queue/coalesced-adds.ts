@@ -1,44 +1,31 @@
-import type { JobsOptions, Queue } from "bullmq";
-
-/** One job as Queue.addBulk takes it. */
-export interface BulkJob<Data> {
-  name: string;
-  data: Data;
-  opts: JobsOptions;
-}
-
-interface PendingAdd<Data> {
-  job: BulkJob<Data>;
+interface PendingAdd<Item> {
+  item: Item;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
 
-/** Adds that arrive in the same event-loop turn go to Redis in one addBulk, up to this many. */
-export const DEFAULT_ADD_BATCH_MAX = 256;
-
 /**
- * Coalesces single adds into one Queue.addBulk per event-loop turn: concurrent CreateTasks share
- * one Redis round trip (one MULTI) instead of one each. Each add settles when its batch does: it
- * resolves once Redis took the batch, and rejects when the batch failed (BullMQ sends a batch as
- * one MULTI, so its jobs are taken or refused together); callers keep the semantics of a single add.
+ * Coalesces single adds into one Redis call per event-loop turn: concurrent CreateTasks share one
+ * round trip (and one BullMQ job, for submissions) instead of one each. `sendBatch` sends up to
+ * `batchMax` items in one call that Redis takes or refuses whole (one MULTI, or one job). Each add
+ * settles when its batch does: it resolves once Redis took the batch and rejects when the batch
+ * failed, so callers keep the semantics of a single add.
  */
-export class CoalescedAdds<Data> {
-  private pending: Array<PendingAdd<Data>> = [];
+export class CoalescedAdds<Item> {
+  private pending: Array<PendingAdd<Item>> = [];
   /** Batches sent and not yet settled, which drain waits for. */
   private readonly sending = new Set<Promise<unknown>>();
 
   constructor(
-    private readonly queue: Queue<Data>,
-    /** Sends one batch; the caller's timeout wraps it. */
-    private readonly send: (adding: Promise<unknown>) => Promise<unknown>,
-    private readonly batchMax: number = DEFAULT_ADD_BATCH_MAX,
+    private readonly sendBatch: (items: Item[]) => Promise<unknown>,
+    private readonly batchMax: number,
   ) {
     if (!Number.isInteger(batchMax) || batchMax < 1) throw new Error(`the add batch size must be a positive integer, got ${batchMax}`);
   }
 
-  add(job: BulkJob<Data>): Promise<void> {
+  add(item: Item): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ job, resolve, reject });
+      this.pending.push({ item, resolve, reject });
       if (this.pending.length === 1) setImmediate(() => this.flush());
     });
   }
@@ -54,14 +41,12 @@ export class CoalescedAdds<Data> {
     this.pending = [];
     for (let at = 0; at < pending.length; at += this.batchMax) {
       const batch = pending.slice(at, at + this.batchMax);
-      // addBulk's parameter type is BullMQ's own generic shape; the jobs here are exactly that.
-      const adding = this.queue.addBulk(batch.map((item) => item.job) as Parameters<Queue<Data>["addBulk"]>[0]);
-      const sent = this.send(adding).then(
+      const sent = this.sendBatch(batch.map((entry) => entry.item)).then(
         () => {
-          for (const item of batch) item.resolve();
+          for (const entry of batch) entry.resolve();
         },
         (error: unknown) => {
-          for (const item of batch) item.reject(error);
+          for (const entry of batch) entry.reject(error);
         },
       );
       this.sending.add(sent);
