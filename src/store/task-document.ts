@@ -1,5 +1,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { TaskSchema, View, type State, type Task } from "../gen/ga4gh/tes/v1/tes_pb.js";
+// Before any document is encoded: strings go to UTF-8 through Node's Buffer (see the module).
+import "./node-utf8.js";
 
 /**
  * How a task is kept in a store row: protobuf binary. Measured on this machine (@bufbuild/protobuf
