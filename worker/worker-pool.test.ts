@@ -5,7 +5,10 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { loadWorkerConfig, type WorkerConfig } from "../src/config/worker.js";
 import { State } from "../src/gen/ga4gh/tes/v1/tes_pb.js";
+import { Queue } from "bullmq";
+import { pino } from "pino";
 import { BullMqTaskQueue } from "../src/queue/bullmq-task-queue.js";
+import { SUBMIT_QUEUE } from "../src/queue/queue-names.js";
 import { redisAddressFromUrl } from "../src/redis/redis-address.js";
 import { SqliteTaskStore } from "../src/store/sqlite/sqlite-task-store.js";
 import { ALL } from "../src/store/task-store.js";
@@ -23,6 +26,7 @@ describe("worker pool (BullMQ on Redis, SQLite store, a scripted backend)", () =
   let queue: BullMqTaskQueue;
   let pool: WorkerPool;
   let config: WorkerConfig;
+  const warnings: Array<{ msg: string; jobId?: string }> = [];
   const connection = redisAddressFromUrl(new URL(TEST_REDIS_URL)).options;
 
   before(async () => {
@@ -41,7 +45,7 @@ describe("worker pool (BullMQ on Redis, SQLite store, a scripted backend)", () =
       WORKER_SUBMIT_BATCH_WAIT_MS: "50",
     });
     queue = new BullMqTaskQueue({ connection, prefix: config.queue.prefix });
-    pool = await startWorkerPool({ store, connection, backend, config });
+    pool = await startWorkerPool({ store, connection, backend, config, logger: pino({ level: "warn" }, { write: (line: string) => void warnings.push(JSON.parse(line)) }) });
   });
 
   after(async () => {
@@ -199,6 +203,18 @@ describe("worker pool (BullMQ on Redis, SQLite store, a scripted backend)", () =
     assert.ok(flakyReads >= 2, "the task whose read failed was read again (its job retried, or the sweep)");
     const runs = await readRuns(backend["root"]);
     for (const task of tasks) assert.deepEqual(runs.filter((run) => run.startsWith(task.id)), [`${task.id}-0`]);
+  });
+
+  test("a job that carries no task id is dropped, said in the log, and not retried", async () => {
+    const submit = new Queue(SUBMIT_QUEUE, { connection, prefix: config.queue.prefix });
+    try {
+      const job = await submit.add("submit", { task: "not an id" } as never, { attempts: 3, removeOnComplete: true, removeOnFail: false });
+      await waitFor(async () => warnings.some((warning) => warning.jobId === job.id && warning.msg === "dropped a job that carries no task id"));
+      await waitFor(async () => (await submit.getJob(job.id!)) === undefined);
+      assert.equal(warnings.filter((warning) => warning.jobId === job.id).length, 1, "said once, never retried");
+    } finally {
+      await submit.close();
+    }
   });
 
   test("the backend receives only the backend_parameters it accepts, in its own spelling", async () => {

@@ -50,9 +50,12 @@ function jobTaskIds(job: Job | undefined): string[] {
 /**
  * Runs a job's work for each task it carries, each in a consumer span continuing that task's trace,
  * all at once. Any task's failure fails the job, which BullMQ retries whole: the tasks that went
- * through find nothing left to do.
+ * through find nothing left to do. A job that carries no task (not one of ours) is dropped, said once.
  */
-async function forEachTask(queueName: string, tasks: readonly TaskJobData[], run: (taskId: string) => Promise<void>): Promise<void> {
+async function forEachTask(job: Job, logger: Logger, run: (taskId: string) => Promise<void>): Promise<void> {
+  const tasks = tasksOfJob(job.data);
+  if (tasks.length === 0) logger.warn({ queue: job.queueName, job: job.name, jobId: job.id }, "dropped a job that carries no task id");
+  const queueName = job.queueName;
   const outcomes = await Promise.allSettled(tasks.map((task) => tracedJob(queueName, task.taskId, task.traceContext, () => run(task.taskId))));
   const failures = outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason as unknown] : []));
   if (failures.length === 1 && tasks.length === 1) throw failures[0];
@@ -109,12 +112,12 @@ export async function startWorkerPool(deps: WorkerPoolDeps): Promise<WorkerPool>
     };
   const submitWorker = new Worker<SubmitJobData>(
     SUBMIT_QUEUE,
-    tracked<SubmitJobData>((job) => forEachTask(SUBMIT_QUEUE, tasksOfJob(job.data), (taskId) => runSubmitJob(context, taskId))),
+    tracked<SubmitJobData>((job) => forEachTask(job, logger, (taskId) => runSubmitJob(context, taskId))),
     { ...workerOptions, concurrency: config.concurrency },
   );
   const cancelWorker = new Worker<TaskJobData>(
     CANCEL_QUEUE,
-    tracked<TaskJobData>((job) => forEachTask(CANCEL_QUEUE, tasksOfJob(job.data), (taskId) => runCancelJob(context, taskId))),
+    tracked<TaskJobData>((job) => forEachTask(job, logger, (taskId) => runCancelJob(context, taskId))),
     { ...workerOptions, concurrency: config.concurrency },
   );
   const periodicWorker = new Worker(
