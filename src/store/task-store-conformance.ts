@@ -234,34 +234,21 @@ export function defineTaskStoreConformanceTests(target: ConformanceTarget): void
       test("name_prefix takes % and _ literally", async () => {
         const { store } = await freshStore();
         const names = ["a%b", "a_b", "axb", "a%", "A%b", "ab%", "a\\b", "a"];
-        const byName = new Map<string, string>();
-        for (const name of names) {
-          const task = newTask({ name });
-          byName.set(name, task.id);
-          await store.insert(task, "");
-        }
-        const idsOf = (...wanted: string[]) => newestFirst(wanted.map((name) => byName.get(name) ?? ""));
-        assert.deepEqual(await listAllIds(store, { pageSize: 3, namePrefix: "a%" }, ALL), idsOf("a%b", "a%"));
-        assert.deepEqual(await listAllIds(store, { pageSize: 3, namePrefix: "a_" }, ALL), idsOf("a_b"));
-        assert.deepEqual(await listAllIds(store, { pageSize: 3, namePrefix: "a\\" }, ALL), idsOf("a\\b"));
-        assert.deepEqual(await listAllIds(store, { pageSize: 3, namePrefix: "a" }, ALL), idsOf("a%b", "a_b", "axb", "a%", "ab%", "a\\b", "a"));
-        assert.deepEqual(await listAllIds(store, { pageSize: 3, namePrefix: "" }, ALL), idsOf(...names));
+        const idsNamed = await insertNamed(store, names);
+        assert.deepEqual(await listAllIds(store, { pageSize: 3, namePrefix: "a%" }, ALL), idsNamed("a%b", "a%"));
+        assert.deepEqual(await listAllIds(store, { pageSize: 3, namePrefix: "a_" }, ALL), idsNamed("a_b"));
+        assert.deepEqual(await listAllIds(store, { pageSize: 3, namePrefix: "a\\" }, ALL), idsNamed("a\\b"));
+        assert.deepEqual(await listAllIds(store, { pageSize: 3, namePrefix: "a" }, ALL), idsNamed("a%b", "a_b", "axb", "a%", "ab%", "a\\b", "a"));
+        assert.deepEqual(await listAllIds(store, { pageSize: 3, namePrefix: "" }, ALL), idsNamed(...names));
         assert.deepEqual(await listAllIds(store, { pageSize: 3, namePrefix: "b" }, ALL), []);
       });
 
       test("name_prefix matches names with characters beyond U+FFFF and is case-sensitive", async () => {
         const { store } = await freshStore();
-        const names = ["ab\u{1F600}", "ab\uffff", "abc", "ab", "aB", "b", "é-task", "é", "e"];
-        const byName = new Map<string, string>();
-        for (const name of names) {
-          const task = newTask({ name });
-          byName.set(name, task.id);
-          await store.insert(task, "");
-        }
-        const idsOf = (...wanted: string[]) => newestFirst(wanted.map((name) => byName.get(name) ?? ""));
-        assert.deepEqual(await listAllIds(store, { pageSize: 10, namePrefix: "ab" }, ALL), idsOf("ab\u{1F600}", "ab\uffff", "abc", "ab"));
-        assert.deepEqual(await listAllIds(store, { pageSize: 10, namePrefix: "ab\u{1F600}" }, ALL), idsOf("ab\u{1F600}"));
-        assert.deepEqual(await listAllIds(store, { pageSize: 10, namePrefix: "é" }, ALL), idsOf("é-task", "é"));
+        const idsNamed = await insertNamed(store, ["ab\u{1F600}", "ab\uffff", "abc", "ab", "aB", "b", "é-task", "é", "e"]);
+        assert.deepEqual(await listAllIds(store, { pageSize: 10, namePrefix: "ab" }, ALL), idsNamed("ab\u{1F600}", "ab\uffff", "abc", "ab"));
+        assert.deepEqual(await listAllIds(store, { pageSize: 10, namePrefix: "ab\u{1F600}" }, ALL), idsNamed("ab\u{1F600}"));
+        assert.deepEqual(await listAllIds(store, { pageSize: 10, namePrefix: "é" }, ALL), idsNamed("é-task", "é"));
         assert.deepEqual(await listAllIds(store, { pageSize: 10, namePrefix: "\u{10FFFF}" }, ALL), []);
       });
 
@@ -733,6 +720,17 @@ async function insertMany(store: TaskStore, count: number, owner: string): Promi
     ids.push(task.id);
   }
   return ids;
+}
+
+/** Inserts a task per name, one after another; answers the ids of the named ones, newest first (as list orders them). */
+async function insertNamed(store: TaskStore, names: readonly string[]): Promise<(...wanted: string[]) => string[]> {
+  const byName = new Map<string, string>();
+  for (const name of names) {
+    const task = newTask({ name });
+    byName.set(name, task.id);
+    await store.insert(task, "");
+  }
+  return (...wanted) => newestFirst(wanted.map((name) => byName.get(name) ?? ""));
 }
 
 /** Follows next_page_token to the end, checking that no page is larger than asked. */
