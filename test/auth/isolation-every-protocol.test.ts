@@ -2,12 +2,11 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Code } from "@connectrpc/connect";
-import { createAuthentication } from "../../src/auth/authentication.js";
-import { loadAuthConfig, type Isolation } from "../../src/config/auth.js";
+import type { Isolation } from "../../src/config/auth.js";
 import { ALL } from "../../src/store/task-store.js";
 import { OidcTestIssuer } from "../support/oidc-issuer.js";
-import { startTestServer, type TestServer } from "../support/tes-test-server.js";
-import { protocolCallers, type Outcome, type ProtocolCaller } from "./protocol-callers.js";
+import type { Outcome, ProtocolCaller } from "./protocol-callers.js";
+import { startServerRequiringTokens, type ServerRequiringTokens } from "./server-requiring-tokens.js";
 
 const ADMIN_ROLE = "TES.Admin";
 
@@ -36,32 +35,23 @@ async function listAll(caller: ProtocolCaller, token: string): Promise<string[]>
 for (const isolation of ["per-tenant", "per-user"] as const satisfies readonly Isolation[]) {
   describe(`isolation ${isolation}: one owner never reaches another's tasks, on every protocol`, () => {
     let issuer: OidcTestIssuer;
-    let s: TestServer;
-    let callers: ProtocolCaller[];
+    let s: ServerRequiringTokens;
     before(async () => {
       issuer = await OidcTestIssuer.start();
-      const auth = createAuthentication(
-        loadAuthConfig({
-          TES_AUTH_MODE: "oidc",
-          OIDC_ISSUER: issuer.issuerTemplate,
-          OIDC_AUDIENCE: "api://tes",
-          OIDC_ALLOWED_TENANTS: "*",
-          TES_ISOLATION: isolation,
-          TES_ADMIN_ROLE: ADMIN_ROLE,
-        }),
-      );
-      await auth.load();
-      s = await startTestServer({ interceptors: [...auth.interceptors] });
-      callers = protocolCallers(s.baseUrl, s.port);
+      s = await startServerRequiringTokens({
+        OIDC_ISSUER: issuer.issuerTemplate,
+        OIDC_ALLOWED_TENANTS: "*",
+        TES_ISOLATION: isolation,
+        TES_ADMIN_ROLE: ADMIN_ROLE,
+      });
     });
     after(async () => {
-      for (const caller of callers) caller.close();
       await s.close();
       await issuer.close();
     });
 
     it("keeps B out of A's tasks: get and cancel are not_found, lists and counts omit them, A's page token is refused", async () => {
-      for (const caller of callers) {
+      for (const caller of s.callers) {
         const tenantA = randomUUID();
         const tenantB = randomUUID();
         const userA = await issuer.tenantToken(tenantA, { claims: { oid: randomUUID() } });
@@ -106,7 +96,7 @@ for (const isolation of ["per-tenant", "per-user"] as const satisfies readonly I
     });
 
     it("lets the admin role see and cancel every owner's tasks, while its own tasks stay its own", async () => {
-      for (const caller of callers) {
+      for (const caller of s.callers) {
         const userA = await issuer.tenantToken(randomUUID());
         const userB = await issuer.tenantToken(randomUUID());
         const admin = await issuer.tenantToken(randomUUID(), { claims: { roles: ["TES.Reader", ADMIN_ROLE] } });

@@ -3,35 +3,24 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import { Code } from "@connectrpc/connect";
-import { createAuthentication } from "../../src/auth/authentication.js";
-import { loadAuthConfig } from "../../src/config/auth.js";
 import { OidcTestIssuer } from "../support/oidc-issuer.js";
-import { startTestServer, type TestServer } from "../support/tes-test-server.js";
-import { protocolCallers, type ProtocolCaller } from "./protocol-callers.js";
+import { startTestServer } from "../support/tes-test-server.js";
+import { oidcSignIn, startServerRequiringTokens, type ServerRequiringTokens } from "./server-requiring-tokens.js";
 
 const COOLDOWN_SECONDS = 1;
 
 describe("signing keys: read once, re-read on rotation at most once per cooldown, never per call (single OIDC issuer)", () => {
   let issuer: OidcTestIssuer;
-  let s: TestServer;
-  let callers: ProtocolCaller[];
+  let s: ServerRequiringTokens;
   before(async () => {
     issuer = await OidcTestIssuer.start();
-    const auth = createAuthentication(
-      loadAuthConfig({
-        TES_AUTH_MODE: "oidc",
-        OIDC_ISSUER: issuer.issuer,
-        OIDC_AUDIENCE: "api://tes",
-        TES_ISOLATION: "per-user",
-        OIDC_KEYS_REFRESH_COOLDOWN_SECONDS: String(COOLDOWN_SECONDS),
-      }),
-    );
-    await auth.load();
-    s = await startTestServer({ interceptors: [...auth.interceptors] });
-    callers = protocolCallers(s.baseUrl, s.port);
+    s = await startServerRequiringTokens({
+      OIDC_ISSUER: issuer.issuer,
+      TES_ISOLATION: "per-user",
+      OIDC_KEYS_REFRESH_COOLDOWN_SECONDS: String(COOLDOWN_SECONDS),
+    });
   });
   after(async () => {
-    for (const caller of callers) caller.close();
     await s.close();
     await issuer.close();
   });
@@ -40,16 +29,16 @@ describe("signing keys: read once, re-read on rotation at most once per cooldown
     assert.equal(issuer.keyFetches, 1, "keys read once at start-up");
     const token = await issuer.token();
     for (let i = 0; i < 10; i++) {
-      for (const caller of callers) assert.equal((await caller.listTasks({}, token)).ok, true, caller.name);
+      for (const caller of s.callers) assert.equal((await caller.listTasks({}, token)).ok, true, caller.name);
     }
     assert.equal(issuer.keyFetches, 1, "40 calls, no key fetch");
 
     await sleep(COOLDOWN_SECONDS * 1000 + 100);
     await issuer.rotate();
     const rotated = await issuer.token();
-    for (const caller of callers) assert.equal((await caller.listTasks({}, rotated)).ok, true, `${caller.name}: token from the new key`);
+    for (const caller of s.callers) assert.equal((await caller.listTasks({}, rotated)).ok, true, `${caller.name}: token from the new key`);
     assert.equal(issuer.keyFetches, 2, "the unknown key id re-read the keys once");
-    for (const caller of callers) assert.equal((await caller.listTasks({}, token)).ok, true, `${caller.name}: the old key is still published`);
+    for (const caller of s.callers) assert.equal((await caller.listTasks({}, token)).ok, true, `${caller.name}: the old key is still published`);
     assert.equal(issuer.keyFetches, 2);
   });
 
@@ -58,7 +47,7 @@ describe("signing keys: read once, re-read on rotation at most once per cooldown
     const before = issuer.keyFetches;
     for (let i = 0; i < 25; i++) {
       const forged = await issuer.token({ kid: randomUUID() });
-      const outcome = await callers[i % callers.length]!.listTasks({}, forged);
+      const outcome = await s.callers[i % s.callers.length]!.listTasks({}, forged);
       assert.equal(outcome.ok, false);
       if (!outcome.ok) assert.equal(outcome.code, Code.Unauthenticated);
     }
@@ -71,16 +60,16 @@ describe("signing keys: read once, re-read on rotation at most once per cooldown
     await sleep(COOLDOWN_SECONDS * 1000 + 100);
     await issuer.rotate({ retireOld: true });
     const fresh = await issuer.token();
-    assert.equal((await callers[0]!.listTasks({}, fresh)).ok, true, "the new key is learnt");
-    const stale = await callers[0]!.listTasks({}, oldToken);
+    assert.equal((await s.callers[0]!.listTasks({}, fresh)).ok, true, "the new key is learnt");
+    const stale = await s.callers[0]!.listTasks({}, oldToken);
     assert.equal(stale.ok, false, `a token of the retired key ${old.kid} is refused`);
 
     issuer.failKeys = true;
     await sleep(COOLDOWN_SECONDS * 1000 + 100);
     const during = await issuer.token();
-    const unknownDuringOutage = await callers[0]!.listTasks({}, await issuer.token({ kid: randomUUID() }));
+    const unknownDuringOutage = await s.callers[0]!.listTasks({}, await issuer.token({ kid: randomUUID() }));
     assert.equal(unknownDuringOutage.ok, false);
-    for (const caller of callers) assert.equal((await caller.listTasks({}, during)).ok, true, `${caller.name}: known keys keep working while the issuer is down`);
+    for (const caller of s.callers) assert.equal((await caller.listTasks({}, during)).ok, true, `${caller.name}: known keys keep working while the issuer is down`);
     issuer.failKeys = false;
   });
 });
@@ -89,9 +78,7 @@ describe("signing keys that cannot be had", () => {
   it("answers unavailable (HTTP 503, Retry-After) while the issuer's keys cannot be read, and recovers without a restart", async () => {
     const issuer = await OidcTestIssuer.start();
     issuer.failKeys = true;
-    const auth = createAuthentication(
-      loadAuthConfig({ TES_AUTH_MODE: "oidc", OIDC_ISSUER: issuer.issuer, OIDC_AUDIENCE: "api://tes", TES_ISOLATION: "per-user" }),
-    );
+    const auth = oidcSignIn({ OIDC_ISSUER: issuer.issuer, TES_ISOLATION: "per-user" });
     await assert.rejects(auth.load(), /answered HTTP 500/);
     const s = await startTestServer({ interceptors: [...auth.interceptors] });
     try {
@@ -115,18 +102,12 @@ describe("signing keys that cannot be had", () => {
 describe("verified tokens remembered between calls", () => {
   it("still refuses a remembered token once it expires", async () => {
     const issuer = await OidcTestIssuer.start();
-    const auth = createAuthentication(
-      loadAuthConfig({
-        TES_AUTH_MODE: "oidc",
-        OIDC_ISSUER: issuer.issuer,
-        OIDC_AUDIENCE: "api://tes",
-        TES_ISOLATION: "per-user",
-        OIDC_CLOCK_SKEW_SECONDS: "0",
-        OIDC_TOKEN_CACHE_SECONDS: "600",
-      }),
-    );
-    await auth.load();
-    const s = await startTestServer({ interceptors: [...auth.interceptors] });
+    const s = await startServerRequiringTokens({
+      OIDC_ISSUER: issuer.issuer,
+      TES_ISOLATION: "per-user",
+      OIDC_CLOCK_SKEW_SECONDS: "0",
+      OIDC_TOKEN_CACHE_SECONDS: "600",
+    });
     try {
       const token = await issuer.token({ expiresIn: 2 });
       const list = () => fetch(`${s.baseUrl}/ga4gh/tes/v1/tasks`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);

@@ -6,12 +6,10 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import * as reflection from "../../src/gen/grpc/reflection/v1/reflection_pb.js";
 import { SignJWT } from "jose";
-import { createAuthentication } from "../../src/auth/authentication.js";
-import { loadAuthConfig } from "../../src/config/auth.js";
 import { OidcTestIssuer } from "../support/oidc-issuer.js";
-import { startTestServer, type TestServer } from "../support/tes-test-server.js";
 import { captureLogs } from "./capture-logs.js";
-import { protocolCallers, type Credential, type Outcome, type ProtocolCaller } from "./protocol-callers.js";
+import type { Credential, Outcome } from "./protocol-callers.js";
+import { startServerRequiringTokens, type ServerRequiringTokens } from "./server-requiring-tokens.js";
 
 const TENANT_A = randomUUID();
 const TENANT_B = randomUUID();
@@ -39,27 +37,16 @@ function noExpToken(): Promise<string> {
 let issuer: OidcTestIssuer;
 
 describe("bearer tokens are checked on every protocol (Entra-style multi-tenant issuer)", () => {
-  let s: TestServer;
-  let callers: ProtocolCaller[];
+  let s: ServerRequiringTokens;
   const logLines: Array<Record<string, unknown>> = [];
   before(async () => {
     issuer = await OidcTestIssuer.start();
-    const auth = createAuthentication(
-      loadAuthConfig({
-        TES_AUTH_MODE: "oidc",
-        OIDC_ISSUER: issuer.issuerTemplate,
-        OIDC_AUDIENCE: "api://tes",
-        OIDC_ALLOWED_TENANTS: `${TENANT_A},${TENANT_B}`,
-        OIDC_CLOCK_SKEW_SECONDS: "30",
-      }),
+    s = await startServerRequiringTokens(
+      { OIDC_ISSUER: issuer.issuerTemplate, OIDC_ALLOWED_TENANTS: `${TENANT_A},${TENANT_B}`, OIDC_CLOCK_SKEW_SECONDS: "30" },
       { logger: captureLogs(logLines) },
     );
-    await auth.load();
-    s = await startTestServer({ interceptors: [...auth.interceptors] });
-    callers = protocolCallers(s.baseUrl, s.port);
   });
   after(async () => {
-    for (const caller of callers) caller.close();
     await s.close();
     await issuer.close();
   });
@@ -85,7 +72,7 @@ describe("bearer tokens are checked on every protocol (Entra-style multi-tenant 
       ["unknown key id", await issuer.tenantToken(TENANT_A, { kid: "no-such-key" }), Code.Unauthenticated, INVALID, "no-matching-key"],
       ["tenant not allowed", await issuer.tenantToken(TENANT_NOT_ALLOWED), Code.PermissionDenied, 'Bearer realm="tes", error="insufficient_scope"', "tenant-not-allowed"],
     ];
-    for (const caller of callers) {
+    for (const caller of s.callers) {
       for (const [label, credential, code, challenge, reason] of cases) {
         assertRefused(await caller.listTasks({}, credential), code, challenge, `${caller.name}, ${label}`);
         assert.equal(logLines.at(-1)?.reason, reason, `${caller.name}, ${label}: logged reason`);
@@ -105,7 +92,7 @@ describe("bearer tokens are checked on every protocol (Entra-style multi-tenant 
       await issuer.tenantToken(TENANT_A, { key: await issuer.foreignKey() }),
       await issuer.tenantToken(TENANT_A, { expiresIn: -3600 }),
     ];
-    for (const caller of callers) {
+    for (const caller of s.callers) {
       const messages = new Set<string>();
       for (const token of tokens) {
         const outcome = await caller.getTask("0190d8f6-8d29-7f00-8000-000000000000", token);
@@ -116,7 +103,7 @@ describe("bearer tokens are checked on every protocol (Entra-style multi-tenant 
   });
 
   it("accepts a valid token from an allowed tenant on every protocol", async () => {
-    for (const caller of callers) {
+    for (const caller of s.callers) {
       const token = await issuer.tenantToken(TENANT_A);
       const created = await caller.createTask(token);
       assert.ok(created.ok, `${caller.name}: ${JSON.stringify(created)}`);
@@ -128,7 +115,7 @@ describe("bearer tokens are checked on every protocol (Entra-style multi-tenant 
   });
 
   it("leaves GetServiceInfo public, but still refuses a bad token sent to it", async () => {
-    for (const caller of callers) {
+    for (const caller of s.callers) {
       const open = await caller.getServiceInfo(undefined);
       assert.equal(open.ok, true, caller.name);
       const bad = await caller.getServiceInfo(await issuer.tenantToken(TENANT_A, { claims: { aud: "api://other" } }));
@@ -174,22 +161,15 @@ describe("bearer tokens are checked on every protocol (Entra-style multi-tenant 
 describe("a required user role, and no public procedures", () => {
   it("refuses a valid token without TES_USER_ROLE with permission_denied, and asks for a token on GetServiceInfo", async () => {
     const single = await OidcTestIssuer.start();
-    const auth = createAuthentication(
-      loadAuthConfig({
-        TES_AUTH_MODE: "oidc",
-        OIDC_ISSUER: single.issuer,
-        OIDC_AUDIENCE: "api://tes",
-        TES_ISOLATION: "per-user",
-        TES_USER_ROLE: "TES.User",
-        TES_ADMIN_ROLE: "TES.Admin",
-        TES_AUTH_PUBLIC_METHODS: "none",
-      }),
-    );
-    await auth.load();
-    const server = await startTestServer({ interceptors: [...auth.interceptors] });
-    const callers = protocolCallers(server.baseUrl, server.port);
+    const server = await startServerRequiringTokens({
+      OIDC_ISSUER: single.issuer,
+      TES_ISOLATION: "per-user",
+      TES_USER_ROLE: "TES.User",
+      TES_ADMIN_ROLE: "TES.Admin",
+      TES_AUTH_PUBLIC_METHODS: "none",
+    });
     try {
-      for (const caller of callers) {
+      for (const caller of server.callers) {
         assertRefused(await caller.getServiceInfo(undefined), Code.Unauthenticated, 'Bearer realm="tes"', `${caller.name}: service-info`);
         const noRole = await single.token({ claims: { roles: ["TES.Reader"] } });
         assertRefused(await caller.listTasks({}, noRole), Code.PermissionDenied, 'Bearer realm="tes", error="insufficient_scope"', `${caller.name}: no role`);
@@ -197,7 +177,6 @@ describe("a required user role, and no public procedures", () => {
         assert.equal((await caller.listTasks({}, await single.token({ claims: { roles: ["TES.Admin"] } }))).ok, true, `${caller.name}: admin role`);
       }
     } finally {
-      for (const caller of callers) caller.close();
       await server.close();
       await single.close();
     }
