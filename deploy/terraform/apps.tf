@@ -23,7 +23,7 @@ locals {
     REDIS_URL                             = azurerm_key_vault_secret.redis_url
     APPLICATIONINSIGHTS_CONNECTION_STRING = azurerm_key_vault_secret.appinsights
   }
-  # What both apps are given alike; each module call below adds only what differs.
+  # What both apps are given alike, passed whole to each; each module call below adds only what differs.
   app_shared = {
     environment_id      = azurerm_container_app_environment.tes.id
     resource_group_name = azurerm_resource_group.tes.name
@@ -38,17 +38,12 @@ locals {
 module "server" {
   source = "./modules/tes-container-app"
 
-  name                = "ca-${var.name}-server"
-  role                = "server"
-  environment_id      = local.app_shared.environment_id
-  resource_group_name = local.app_shared.resource_group_name
-  tags                = local.app_shared.tags
-  image               = local.app_shared.image
-  registry_server     = local.app_shared.registry_server
-  key_vault_secrets   = local.app_shared.key_vault_secrets
-  identity_id         = azurerm_user_assigned_identity.server.id
-  min_replicas        = var.server_min_replicas
-  max_replicas        = var.server_max_replicas
+  shared       = local.app_shared
+  name         = "ca-${var.name}-server"
+  role         = "server"
+  identity_id  = azurerm_user_assigned_identity.server.id
+  min_replicas = var.server_min_replicas
+  max_replicas = var.server_max_replicas
   ingress = {
     target_port         = 8000
     liveness_path       = "/healthz"
@@ -69,17 +64,12 @@ module "server" {
 module "worker" {
   source = "./modules/tes-container-app"
 
-  name                = "ca-${var.name}-worker"
-  role                = "worker"
-  environment_id      = local.app_shared.environment_id
-  resource_group_name = local.app_shared.resource_group_name
-  tags                = local.app_shared.tags
-  image               = local.app_shared.image
-  registry_server     = local.app_shared.registry_server
-  key_vault_secrets   = local.app_shared.key_vault_secrets
-  identity_id         = azurerm_user_assigned_identity.worker.id
-  min_replicas        = var.worker_replicas
-  max_replicas        = var.worker_replicas
+  shared       = local.app_shared
+  name         = "ca-${var.name}-worker"
+  role         = "worker"
+  identity_id  = azurerm_user_assigned_identity.worker.id
+  min_replicas = var.worker_replicas
+  max_replicas = var.worker_replicas
   env = merge(local.common_env, {
     AZURE_CLIENT_ID = azurerm_user_assigned_identity.worker.client_id
     # Task documents go to this container; nodes read each through a short user-delegation

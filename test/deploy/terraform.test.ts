@@ -179,8 +179,8 @@ describe("deploy/terraform: every file parses, every reference resolves", () => 
       const own = ownEnvNames(role);
       assert.ok(own.includes("AZURE_CLIENT_ID"), `${role} runs as its own identity`);
       assert.deepEqual(own.filter((name) => shared.has(name)), [], `${role} sets a shared name again (merge would replace it, or a secret would be doubled)`);
-      // Whatever both apps are given alike is passed from local.app_shared, key for key.
-      for (const key of Object.keys(locals.app_shared as Json)) assert.equal(apps[role][key], `\${local.app_shared.${key}}`, `${role}.${key}`);
+      // Whatever both apps are given alike is local.app_shared, passed whole.
+      assert.equal(apps[role].shared, "${local.app_shared}", `${role}.shared`);
     }
     assert.equal((locals.app_shared as Json).key_vault_secrets, "${{ for name, secret in local.secret_env : name => secret.versionless_id }}");
     assert.equal((apps.server.ingress as Json | undefined)?.target_port, 8000, "the server is reached on its port");
@@ -204,10 +204,10 @@ describe("deploy/terraform: every file parses, every reference resolves", () => 
       { for_each: "${local.secret_names}", content: { name: "${env.key}", secret_name: "${env.value}" } },
     ]);
     assert.deepEqual(dynamic(app, "secret"), [
-      { for_each: "${var.key_vault_secrets}", content: { name: "${local.secret_names[secret.key]}", key_vault_secret_id: "${secret.value}", identity: "${var.identity_id}" } },
+      { for_each: "${var.shared.key_vault_secrets}", content: { name: "${local.secret_names[secret.key]}", key_vault_secret_id: "${secret.value}", identity: "${var.identity_id}" } },
     ]);
     const moduleLocals = ((main.locals as Json[]) ?? []).reduce<Json>((all, block) => ({ ...all, ...block }), {});
-    assert.match(moduleLocals.secret_names as string, /for name in keys\(var\.key_vault_secrets\)/);
+    assert.match(moduleLocals.secret_names as string, /for name in keys\(var\.shared\.key_vault_secrets\)/);
     assert.deepEqual(container.args, ["${var.role}"]);
   });
 });

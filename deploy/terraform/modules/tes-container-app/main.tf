@@ -3,15 +3,15 @@
 # gives what differs).
 locals {
   # The app secret that holds each Key Vault secret: its variable's name in lower case with dashes.
-  secret_names = { for name in keys(var.key_vault_secrets) : name => replace(lower(name), "_", "-") }
+  secret_names = { for name in keys(var.shared.key_vault_secrets) : name => replace(lower(name), "_", "-") }
 }
 
 resource "azurerm_container_app" "this" {
   name                         = var.name
-  container_app_environment_id = var.environment_id
-  resource_group_name          = var.resource_group_name
+  container_app_environment_id = var.shared.environment_id
+  resource_group_name          = var.shared.resource_group_name
   revision_mode                = "Single"
-  tags                         = var.tags
+  tags                         = var.shared.tags
 
   identity {
     type         = "UserAssigned"
@@ -19,7 +19,7 @@ resource "azurerm_container_app" "this" {
   }
 
   dynamic "registry" {
-    for_each = var.registry_server == null ? [] : [var.registry_server]
+    for_each = var.shared.registry_server == null ? [] : [var.shared.registry_server]
     content {
       server   = registry.value
       identity = var.identity_id
@@ -27,7 +27,7 @@ resource "azurerm_container_app" "this" {
   }
 
   dynamic "secret" {
-    for_each = var.key_vault_secrets
+    for_each = var.shared.key_vault_secrets
     content {
       name                = local.secret_names[secret.key]
       key_vault_secret_id = secret.value
@@ -62,7 +62,7 @@ resource "azurerm_container_app" "this" {
 
     container {
       name   = var.role
-      image  = var.image
+      image  = var.shared.image
       args   = [var.role]
       cpu    = var.cpu
       memory = var.memory

@@ -1,3 +1,20 @@
+variable "shared" {
+  description = "What the server and the worker are given alike (deploy/terraform/apps.tf, local.app_shared)."
+  type = object({
+    # The Container Apps environment it runs in, and the resource group it goes in.
+    environment_id      = string
+    resource_group_name = string
+    tags                = map(string)
+    # The server and worker image, and the container registry it is pulled from with the app's
+    # identity (an ACR login server), or null for a public image.
+    image           = string
+    registry_server = string
+    # Environment variables read from Key Vault: name to the secret's versionless id. The app
+    # secret is the name in lower case with dashes.
+    key_vault_secrets = map(string)
+  })
+}
+
 variable "name" {
   description = "The Container App's name."
   type        = string
@@ -12,34 +29,8 @@ variable "role" {
   }
 }
 
-variable "environment_id" {
-  description = "The Container Apps environment it runs in."
-  type        = string
-}
-
-variable "resource_group_name" {
-  description = "The resource group it goes in."
-  type        = string
-}
-
-variable "tags" {
-  description = "Tags of the app."
-  type        = map(string)
-}
-
 variable "identity_id" {
   description = "The user-assigned identity the app runs as; it also reads the Key Vault secrets and pulls from the registry."
-  type        = string
-}
-
-variable "registry_server" {
-  description = "The container registry pulled from with the app's identity (an ACR login server), or null for a public image."
-  type        = string
-  default     = null
-}
-
-variable "image" {
-  description = "The server and worker image."
   type        = string
 }
 
@@ -67,11 +58,6 @@ variable "max_replicas" {
 
 variable "env" {
   description = "Plain environment variables, by name."
-  type        = map(string)
-}
-
-variable "key_vault_secrets" {
-  description = "Environment variables read from Key Vault: name to the secret's versionless id. The app secret is the name in lower case with dashes."
   type        = map(string)
 }
 
