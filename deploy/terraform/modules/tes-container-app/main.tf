@@ -4,6 +4,9 @@
 locals {
   # The app secret that holds each Key Vault secret: its variable's name in lower case with dashes.
   secret_names = { for name in keys(var.shared.key_vault_secrets) : name => replace(lower(name), "_", "-") }
+  # The ingress, its probes and its scale rule are blocks that exist only for an app that takes
+  # traffic (the server): a list of the one ingress, or empty.
+  ingress_or_none = var.ingress == null ? [] : [var.ingress]
 }
 
 resource "azurerm_container_app" "this" {
@@ -36,7 +39,7 @@ resource "azurerm_container_app" "this" {
   }
 
   dynamic "ingress" {
-    for_each = var.ingress == null ? [] : [var.ingress]
+    for_each = local.ingress_or_none
     content {
       external_enabled = true
       target_port      = ingress.value.target_port
@@ -53,7 +56,7 @@ resource "azurerm_container_app" "this" {
     max_replicas = var.max_replicas
 
     dynamic "http_scale_rule" {
-      for_each = var.ingress == null ? [] : [var.ingress]
+      for_each = local.ingress_or_none
       content {
         name                = "http"
         concurrent_requests = tostring(http_scale_rule.value.concurrent_requests)
@@ -83,7 +86,7 @@ resource "azurerm_container_app" "this" {
       }
 
       dynamic "liveness_probe" {
-        for_each = var.ingress == null ? [] : [var.ingress]
+        for_each = local.ingress_or_none
         content {
           transport = "HTTP"
           port      = liveness_probe.value.target_port
@@ -91,7 +94,7 @@ resource "azurerm_container_app" "this" {
         }
       }
       dynamic "readiness_probe" {
-        for_each = var.ingress == null ? [] : [var.ingress]
+        for_each = local.ingress_or_none
         content {
           transport = "HTTP"
           port      = readiness_probe.value.target_port
