@@ -3,15 +3,18 @@ import type { State, Task } from "../../gen/ga4gh/tes/v1/tes_pb.js";
 import { View } from "../../gen/ga4gh/tes/v1/tes_pb.js";
 import { buildListSql, pageOfRows, type ListRow } from "../list-sql.js";
 import { latestVersion, SchemaTooNewError } from "../migration.js";
+import { GroupCommitQueue, type PendingInsert } from "../group-commit-queue.js";
 import { decodePageToken } from "../page-token.js";
 import { TaskExistsError, TaskNotFoundError, TerminalStateError } from "../store-errors.js";
 import { decodeTask, encodeTask, minimalTask } from "../task-document.js";
 import { isTerminal, stateName, TERMINAL_STATES } from "../task-states.js";
 import { TaskViewCache } from "../task-view-cache.js";
 import type { FollowedTask, ListQuery, Scope, TaskChange, TaskPage, TaskRecord, TaskStore } from "../task-store.js";
+import type { TaskStoreTuning } from "../task-store-tuning.js";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.js";
 
-export interface PostgresTaskStoreOptions {
+/** insertBatchMax (TaskStoreTuning) is the most inserts one group commit writes in one statement. */
+export interface PostgresTaskStoreOptions extends TaskStoreTuning {
   /** postgres://user:password@host:port/db; kept inside the pool, never logged. */
   connectionString: string;
   poolSize: number;
@@ -20,23 +23,9 @@ export interface PostgresTaskStoreOptions {
   connectTimeoutInMs: number;
   /** 0 for no limit. */
   statementTimeoutInMs: number;
-  /** The most inserts one group commit writes in one statement; default DEFAULT_INSERT_BATCH_MAX. */
-  insertBatchMax?: number;
-  /** The limit of the cache of decoded task views (TaskViewCache), in document bytes; default DEFAULT_TASK_VIEW_CACHE_BYTES. */
-  viewCacheBytes?: number;
 }
 
-/** Inserts that arrive in the same event-loop turn share one statement, up to this many. */
-export const DEFAULT_INSERT_BATCH_MAX = 256;
-
-interface PendingInsert {
-  task: Task;
-  owner: string;
-  traceContext: string;
-  document: Buffer;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
+type PostgresPendingInsert = PendingInsert<Buffer>;
 
 interface RecordRow {
   owner: string;
@@ -124,19 +113,15 @@ const SQL = {
  */
 export class PostgresTaskStore implements TaskStore {
   private readonly pool: pg.Pool;
-  private readonly insertBatchMax: number;
   private readonly views: TaskViewCache;
   /** Inserts waiting for the next group commit (see insert). */
-  private pendingInserts: PendingInsert[] = [];
+  private readonly inserts: GroupCommitQueue<Buffer>;
   /** Group commits on their way, which close waits for. */
   private readonly committing = new Set<Promise<void>>();
 
   constructor(private readonly options: PostgresTaskStoreOptions) {
-    this.insertBatchMax = options.insertBatchMax ?? DEFAULT_INSERT_BATCH_MAX;
     this.views = new TaskViewCache(options.viewCacheBytes);
-    if (!Number.isInteger(this.insertBatchMax) || this.insertBatchMax < 1) {
-      throw new Error(`insertBatchMax must be a positive integer, got ${this.insertBatchMax}`);
-    }
+    this.inserts = new GroupCommitQueue(options.insertBatchMax, (pending) => this.commitTurn(pending));
     // The schema goes into a startup option and a CREATE SCHEMA: only a plain identifier is safe there.
     if (options.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema)) {
       throw new Error(`the task store schema must be a plain lowercase identifier, got "${options.schema}"`);
@@ -192,24 +177,20 @@ export class PostgresTaskStore implements TaskStore {
    * retried alone, so only the task at fault fails.
    */
   insert(task: Task, owner: string, traceContext = ""): Promise<void> {
-    const document = toBuffer(encodeTask(task));
-    return new Promise<void>((resolve, reject) => {
-      this.pendingInserts.push({ task, owner, traceContext, document, resolve, reject });
-      if (this.pendingInserts.length === 1) setImmediate(() => this.flushInserts());
-    });
+    return this.inserts.add(task, owner, traceContext, toBuffer(encodeTask(task)));
   }
 
-  private flushInserts(): void {
-    let pending = this.pendingInserts;
-    this.pendingInserts = [];
-    const batches: PendingInsert[][] = [];
+  /** One turn's inserts, in statements of insertBatchMax at the most, committed one after another. */
+  private commitTurn(turn: readonly PostgresPendingInsert[]): void {
+    let pending = turn;
+    const batches: PostgresPendingInsert[][] = [];
     while (pending.length > 0) {
       // A statement holds each id once (the first sent comes first); a repeat goes to the next one.
       const ids = new Set<string>();
-      const batch: PendingInsert[] = [];
-      const later: PendingInsert[] = [];
+      const batch: PostgresPendingInsert[] = [];
+      const later: PostgresPendingInsert[] = [];
       for (const item of pending) {
-        if (batch.length < this.insertBatchMax && !ids.has(item.task.id)) {
+        if (batch.length < this.inserts.batchMax && !ids.has(item.task.id)) {
           ids.add(item.task.id);
           batch.push(item);
         } else {
@@ -228,7 +209,7 @@ export class PostgresTaskStore implements TaskStore {
   }
 
   /** Settles every insert of the batch; never throws. */
-  private async commitInserts(batch: readonly PendingInsert[]): Promise<void> {
+  private async commitInserts(batch: readonly PostgresPendingInsert[]): Promise<void> {
     if (batch.length === 1) return this.insertOne(batch[0]!);
     let inserted: Set<string>;
     try {
@@ -244,7 +225,7 @@ export class PostgresTaskStore implements TaskStore {
     }
   }
 
-  private async insertMany(batch: readonly PendingInsert[]): Promise<Set<string>> {
+  private async insertMany(batch: readonly PostgresPendingInsert[]): Promise<Set<string>> {
     const tagTaskIds: string[] = [];
     const tagKeys: string[] = [];
     const tagValues: string[] = [];
@@ -274,7 +255,7 @@ export class PostgresTaskStore implements TaskStore {
     return new Set(rows.map((row) => row.id));
   }
 
-  private async insertOne(item: PendingInsert): Promise<void> {
+  private async insertOne(item: PostgresPendingInsert): Promise<void> {
     const { task, owner, traceContext, document } = item;
     const tags = Object.entries(task.tags);
     try {
@@ -392,7 +373,7 @@ export class PostgresTaskStore implements TaskStore {
 
   async close(): Promise<void> {
     // Inserts already accepted are written, not dropped (their callers are waiting on them).
-    if (this.pendingInserts.length > 0 && !this.pool.ended) this.flushInserts();
+    if (!this.pool.ended) this.inserts.flush();
     await Promise.all(this.committing);
     if (!this.pool.ended) await this.pool.end();
   }

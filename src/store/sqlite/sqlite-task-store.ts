@@ -5,36 +5,25 @@ import type { State, Task } from "../../gen/ga4gh/tes/v1/tes_pb.js";
 import { View } from "../../gen/ga4gh/tes/v1/tes_pb.js";
 import { buildListSql, pageOfRows, type ListRow } from "../list-sql.js";
 import { latestVersion, SchemaTooNewError } from "../migration.js";
+import { GroupCommitQueue, type PendingInsert } from "../group-commit-queue.js";
 import { decodePageToken } from "../page-token.js";
 import { TaskExistsError, TaskNotFoundError, TerminalStateError } from "../store-errors.js";
 import { decodeTask, encodeTask, minimalTask } from "../task-document.js";
 import { isTerminal, stateName, TERMINAL_STATES } from "../task-states.js";
 import { TaskViewCache } from "../task-view-cache.js";
 import type { FollowedTask, ListQuery, Scope, TaskChange, TaskPage, TaskRecord, TaskStore } from "../task-store.js";
+import type { TaskStoreTuning } from "../task-store-tuning.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
 
-export interface SqliteTaskStoreOptions {
+/** insertBatchMax (TaskStoreTuning) is the most inserts one group commit writes in one transaction. */
+export interface SqliteTaskStoreOptions extends TaskStoreTuning {
   /** The database file; its directory is created if missing. */
   path: string;
   /** How long a statement waits for another process's write lock before failing. */
   busyTimeoutInMs: number;
-  /** The most inserts one group commit writes in one transaction; default DEFAULT_INSERT_BATCH_MAX. */
-  insertBatchMax?: number;
-  /** The limit of the cache of decoded task views (TaskViewCache), in document bytes; default DEFAULT_TASK_VIEW_CACHE_BYTES. */
-  viewCacheBytes?: number;
 }
 
-/** Inserts that arrive in the same event-loop turn share one transaction, up to this many. */
-export const DEFAULT_INSERT_BATCH_MAX = 256;
-
-interface PendingInsert {
-  task: Task;
-  owner: string;
-  traceContext: string;
-  document: Uint8Array;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
+type SqlitePendingInsert = PendingInsert<Uint8Array>;
 
 const RECORD_COLUMNS = "id, owner, version, backend_handle, updated_at, trace_context, document";
 const SQL = {
@@ -75,25 +64,21 @@ export class SqliteTaskStore implements TaskStore {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly listStatements = new Map<string, Database.Statement>();
-  private readonly insertBatchMax: number;
   private readonly views: TaskViewCache;
   /** Inserts waiting for the next group commit (see insert). */
-  private pendingInserts: PendingInsert[] = [];
+  private readonly inserts: GroupCommitQueue<Uint8Array>;
   /** Built on first use: the tables exist only after migrate. */
   private insertStatements:
     | {
-        one: Database.Transaction<(item: PendingInsert, now: number) => void>;
-        all: Database.Transaction<(batch: readonly PendingInsert[], now: number) => void>;
-        many: Database.Transaction<(batch: readonly PendingInsert[], now: number) => unknown[]>;
+        one: Database.Transaction<(item: SqlitePendingInsert, now: number) => void>;
+        all: Database.Transaction<(batch: readonly SqlitePendingInsert[], now: number) => void>;
+        many: Database.Transaction<(batch: readonly SqlitePendingInsert[], now: number) => unknown[]>;
       }
     | undefined;
 
   constructor(options: SqliteTaskStoreOptions) {
-    this.insertBatchMax = options.insertBatchMax ?? DEFAULT_INSERT_BATCH_MAX;
     this.views = new TaskViewCache(options.viewCacheBytes);
-    if (!Number.isInteger(this.insertBatchMax) || this.insertBatchMax < 1) {
-      throw new Error(`insertBatchMax must be a positive integer, got ${this.insertBatchMax}`);
-    }
+    this.inserts = new GroupCommitQueue(options.insertBatchMax, (pending) => this.commitTurn(pending));
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
     this.db = new Database(options.path, { timeout: options.busyTimeoutInMs });
     this.db.pragma("journal_mode = WAL");
@@ -138,22 +123,16 @@ export class SqliteTaskStore implements TaskStore {
    * failing commit rejects the whole batch, and then none of it is stored.
    */
   insert(task: Task, owner: string, traceContext = ""): Promise<void> {
-    const document = encodeTask(task);
-    return new Promise<void>((resolve, reject) => {
-      this.pendingInserts.push({ task, owner, traceContext, document, resolve, reject });
-      if (this.pendingInserts.length === 1) setImmediate(() => this.flushInserts());
-    });
+    return this.inserts.add(task, owner, traceContext, encodeTask(task));
   }
 
-  private flushInserts(): void {
-    const pending = this.pendingInserts;
-    this.pendingInserts = [];
-    for (let at = 0; at < pending.length; at += this.insertBatchMax) {
-      this.commitInserts(pending.slice(at, at + this.insertBatchMax));
-    }
+  /** One turn's inserts, in transactions of insertBatchMax at the most. */
+  private commitTurn(pending: readonly SqlitePendingInsert[]): void {
+    const batchMax = this.inserts.batchMax;
+    for (let at = 0; at < pending.length; at += batchMax) this.commitInserts(pending.slice(at, at + batchMax));
   }
 
-  private commitInserts(batch: readonly PendingInsert[]): void {
+  private commitInserts(batch: readonly SqlitePendingInsert[]): void {
     const statements = this.insertTransactions();
     const now = Date.now();
     let outcomes: unknown[];
@@ -177,7 +156,7 @@ export class SqliteTaskStore implements TaskStore {
    * rolled back and the batch written again with a savepoint per task, so only that task fails. A
    * write lock that stayed busy is not tried again: it has waited its busy timeout already.
    */
-  private commitBatch(batch: readonly PendingInsert[], now: number): unknown[] {
+  private commitBatch(batch: readonly SqlitePendingInsert[], now: number): unknown[] {
     const statements = this.insertTransactions();
     try {
       statements.all(batch, now);
@@ -192,17 +171,17 @@ export class SqliteTaskStore implements TaskStore {
     if (this.insertStatements !== undefined) return this.insertStatements;
     const insertTask = this.statement(SQL.insertTask);
     const insertTag = this.statement(SQL.insertTag);
-    const write = (item: PendingInsert, now: number): void => {
+    const write = (item: SqlitePendingInsert, now: number): void => {
       const { task, owner, traceContext, document } = item;
       insertTask.run(task.id, owner, task.state, task.name, task.creationTime, now, traceContext, document);
       for (const key in task.tags) insertTag.run(task.id, key, task.tags[key]);
     };
     // A transaction called inside another runs as a savepoint (better-sqlite3), rolled back alone on a throw.
     const one = this.db.transaction(write);
-    const all = this.db.transaction((batch: readonly PendingInsert[], now: number) => {
+    const all = this.db.transaction((batch: readonly SqlitePendingInsert[], now: number) => {
       for (const item of batch) write(item, now);
     });
-    const many = this.db.transaction((batch: readonly PendingInsert[], now: number) =>
+    const many = this.db.transaction((batch: readonly SqlitePendingInsert[], now: number) =>
       batch.map((item) => {
         try {
           one(item, now);
@@ -317,7 +296,7 @@ export class SqliteTaskStore implements TaskStore {
 
   async close(): Promise<void> {
     // Inserts already accepted are written, not dropped (their callers are waiting on them).
-    if (this.db.open && this.pendingInserts.length > 0) this.flushInserts();
+    if (this.db.open) this.inserts.flush();
     if (this.db.open) this.db.close();
   }
 
