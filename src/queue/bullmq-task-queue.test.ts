@@ -5,7 +5,8 @@ import { Queue } from "bullmq";
 import { redisAddressFromUrl } from "../redis/redis-address.js";
 import { removeQueues, TEST_REDIS_URL, uniquePrefix } from "../../test/worker-support/harness.js";
 import { BullMqTaskQueue, QueueUnavailableError } from "./bullmq-task-queue.js";
-import { CANCEL_QUEUE, SUBMIT_QUEUE, tasksOfJob } from "./queue-names.js";
+import { tasksOfJob } from "./job-data.js";
+import { CANCEL_QUEUE, SUBMIT_QUEUE } from "./queue-names.js";
 
 describe("BullMqTaskQueue", () => {
   const connection = redisAddressFromUrl(new URL(TEST_REDIS_URL)).options;

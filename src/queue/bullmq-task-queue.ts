@@ -2,7 +2,8 @@ import { Queue, type JobsOptions } from "bullmq";
 import type { RedisOptions } from "../redis/redis-address.js";
 import { tracedEnqueue } from "../telemetry/job-trace-context.js";
 import { CoalescedAdds } from "./coalesced-adds.js";
-import { CANCEL_QUEUE, SUBMIT_QUEUE, type SubmitBatchJobData, type SubmitJobData, type TaskJobData } from "./queue-names.js";
+import type { SubmitBatchJobData, SubmitJobData, TaskJobData } from "./job-data.js";
+import { CANCEL_QUEUE, SUBMIT_QUEUE } from "./queue-names.js";
 import type { TaskQueue } from "./task-queue.js";
 
 export interface BullMqTaskQueueOptions {

@@ -7,7 +7,8 @@ import { Queue } from "bullmq";
 import { loadWorkerConfig, type WorkerConfig } from "../../src/config/worker.js";
 
 import { BullMqTaskQueue } from "../../src/queue/bullmq-task-queue.js";
-import { SUBMIT_QUEUE, tasksOfJob } from "../../src/queue/queue-names.js";
+import { tasksOfJob } from "../../src/queue/job-data.js";
+import { SUBMIT_QUEUE } from "../../src/queue/queue-names.js";
 import { redisAddressFromUrl } from "../../src/redis/redis-address.js";
 import { SqliteTaskStore } from "../../src/store/sqlite/sqlite-task-store.js";
 import type { Attempt, AttemptStatus, ComputeBackend, SubmitOutcome } from "../../worker/backends/compute-backend.js";
