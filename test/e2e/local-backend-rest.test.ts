@@ -11,6 +11,7 @@ import { pino } from "pino";
 import { startApp, type RunningApp } from "../../src/app.js";
 import { redisAddressFromUrl } from "../../src/redis/redis-address.js";
 import { leftoverProcesses } from "../support/leftover-processes.js";
+import { localServerEnv } from "../support/local-server-env.js";
 import { removeQueues, TEST_REDIS_URL } from "../worker-support/harness.js";
 
 /**
@@ -39,21 +40,7 @@ describe("tasks end to end through the REST API, on the local backend", () => {
     });
     await new Promise<void>((resolve) => inputServer.listen(0, "127.0.0.1", resolve));
     inputUrl = `http://127.0.0.1:${(inputServer.address() as AddressInfo).port}/input.txt`;
-    app = await startApp(
-      {
-        PORT: "0",
-        HOST: "127.0.0.1",
-        TES_DATA_DIR: join(dir, "data"),
-        REDIS_URL: TEST_REDIS_URL,
-        QUEUE_PREFIX: prefix,
-        TES_BACKEND: "local",
-        TES_CONTAINER_RUNTIME: "bwrap",
-        TES_ALLOWED_DIRS: files,
-        WORKER_POLL_INTERVAL_MS: "100",
-      },
-      { api: true, worker: true },
-      pino({ level: "silent" }),
-    );
+    app = await startApp({ ...localServerEnv(dir, prefix), TES_ALLOWED_DIRS: files }, { api: true, worker: true }, pino({ level: "silent" }));
     baseUrl = `http://127.0.0.1:${app.address!.port}/ga4gh/tes/v1`;
   });
 

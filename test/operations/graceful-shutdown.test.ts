@@ -4,6 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { localServerEnv } from "../support/local-server-env.js";
 import { TesProcess } from "./serve-process.js";
 
 const TERMINAL = new Set(["COMPLETE", "EXECUTOR_ERROR", "SYSTEM_ERROR", "CANCELED", "PREEMPTED"]);
@@ -70,14 +71,7 @@ describe("graceful shutdown of `tes serve` (a real child process, local backend,
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "tes-shutdown-"));
     env = {
-      PORT: "0",
-      HOST: "127.0.0.1",
-      TES_DATA_DIR: join(dir, "data"),
-      TES_BACKEND: "local",
-      TES_CONTAINER_RUNTIME: "bwrap",
-      REDIS_URL: "redis://127.0.0.1:6379/0",
-      QUEUE_PREFIX: `tes-shutdown-${randomUUID()}`,
-      WORKER_POLL_INTERVAL_MS: "100",
+      ...localServerEnv(dir, `tes-shutdown-${randomUUID()}`),
       WORKER_SWEEP_INTERVAL_MS: "500",
       WORKER_STALE_AFTER_MS: "1000",
       WORKER_JOB_LOCK_MS: "2000",

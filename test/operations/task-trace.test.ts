@@ -7,6 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { pino } from "pino";
 import { startApp, type RunningApp } from "../../src/app.js";
+import { localServerEnv } from "../support/local-server-env.js";
 
 const TERMINAL = ["COMPLETE", "EXECUTOR_ERROR", "SYSTEM_ERROR", "CANCELED", "PREEMPTED"];
 
@@ -24,16 +25,7 @@ describe("a task's trace, from the API call to its end through the poll cycle, a
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "tes-task-trace-"));
     app = await startApp(
-      {
-        PORT: "0",
-        HOST: "127.0.0.1",
-        TES_DATA_DIR: join(dir, "data"),
-        TES_BACKEND: "local",
-        TES_CONTAINER_RUNTIME: "bwrap",
-        REDIS_URL: "redis://127.0.0.1:6379/0",
-        QUEUE_PREFIX: `tes-task-trace-${randomUUID()}`,
-        WORKER_POLL_INTERVAL_MS: "100",
-      },
+      localServerEnv(dir, `tes-task-trace-${randomUUID()}`),
       { api: true, worker: true },
       pino({ level: "silent" }),
       { telemetry: { spanProcessors: [new SimpleSpanProcessor(spans)] } },

@@ -8,6 +8,7 @@ import { AggregationTemporality, InMemoryMetricExporter, PeriodicExportingMetric
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { pino } from "pino";
 import { startApp, type RunningApp } from "../../src/app.js";
+import { localServerEnv } from "../support/local-server-env.js";
 
 const TERMINAL = ["COMPLETE", "EXECUTOR_ERROR", "SYSTEM_ERROR", "CANCELED", "PREEMPTED"];
 
@@ -40,16 +41,7 @@ describe("OpenTelemetry: one trace from the API call to the backend; metrics tha
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "tes-telemetry-"));
     app = await startApp(
-      {
-        PORT: "0",
-        HOST: "127.0.0.1",
-        TES_DATA_DIR: join(dir, "data"),
-        TES_BACKEND: "local",
-        TES_CONTAINER_RUNTIME: "bwrap",
-        REDIS_URL: "redis://127.0.0.1:6379/0",
-        QUEUE_PREFIX: `tes-telemetry-${randomUUID()}`,
-        WORKER_POLL_INTERVAL_MS: "100",
-      },
+      localServerEnv(dir, `tes-telemetry-${randomUUID()}`),
       { api: true, worker: true },
       pino({ level: "silent" }),
       { telemetry: { spanProcessors: [new SimpleSpanProcessor(spans)], metricReaders: [reader] } },

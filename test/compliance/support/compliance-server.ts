@@ -5,6 +5,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { redisAddressFromUrl } from "../../../src/redis/redis-address.js";
 import { TesProcess } from "../../operations/serve-process.js";
+import { localServerEnv } from "../../support/local-server-env.js";
 import { removeQueues, TEST_REDIS_URL } from "../../worker-support/harness.js";
 
 /** The two stores a real deployment runs on: embedded SQLite (the default) and PostgreSQL. */
@@ -37,18 +38,7 @@ export async function startComplianceServer(store: StoreKind, label: string): Pr
   const suffix = randomBytes(5).toString("hex");
   const prefix = `tes-compliance-${label}-${suffix}`;
   const schema = `tes_compliance_${label.replaceAll("-", "_")}_${suffix}`;
-  const env: Record<string, string> = {
-    PORT: "0",
-    HOST: "127.0.0.1",
-    TES_DATA_DIR: join(dir, "data"),
-    REDIS_URL: TEST_REDIS_URL,
-    QUEUE_PREFIX: prefix,
-    TES_BACKEND: "local",
-    TES_CONTAINER_RUNTIME: "bwrap",
-    TES_ALLOWED_DIRS: files,
-    WORKER_POLL_INTERVAL_MS: "100",
-    LOG_LEVEL: "info",
-  };
+  const env: Record<string, string> = { ...localServerEnv(dir, prefix), TES_ALLOWED_DIRS: files, LOG_LEVEL: "info" };
   if (store === "postgres") {
     env.DATABASE_URL = TEST_DATABASE_URL;
     env.TES_DATABASE_SCHEMA = schema;
