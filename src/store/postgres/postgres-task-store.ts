@@ -4,13 +4,15 @@ import { View } from "../../gen/ga4gh/tes/v1/tes_pb.js";
 import { buildListSql, pageOfRows, type ListRow } from "../list-sql.js";
 import { latestVersion, SchemaTooNewError } from "../migration.js";
 import { GroupCommitQueue, type PendingInsert } from "../group-commit-queue.js";
+import { explainMissedUpdate, type VersionAndState } from "../missed-update.js";
 import { decodePageToken } from "../page-token.js";
-import { TaskExistsError, TaskNotFoundError, TerminalStateError } from "../store-errors.js";
+import { TaskExistsError } from "../store-errors.js";
 import { decodeTask, encodeTask, minimalTask } from "../task-document.js";
-import { isTerminal, stateName, TERMINAL_STATES } from "../task-states.js";
+import { TERMINAL_STATES } from "../task-states.js";
 import { TaskViewCache } from "../task-view-cache.js";
 import type { FollowedTask, ListQuery, Scope, TaskChange, TaskPage, TaskRecord, TaskStore } from "../task-store.js";
 import type { TaskStoreTuning } from "../task-store-tuning.js";
+import { FOLLOWED_COLUMNS, followedTaskOf, taskRecordOf, type BookkeepingRow, type FollowedRow } from "../task-rows.js";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.js";
 
 /** insertBatchMax (TaskStoreTuning) is the most inserts one group commit writes in one statement. */
@@ -27,12 +29,8 @@ export interface PostgresTaskStoreOptions extends TaskStoreTuning {
 
 type PostgresPendingInsert = PendingInsert<Buffer>;
 
-interface RecordRow {
-  owner: string;
-  version: number;
-  backend_handle: string;
+interface RecordRow extends BookkeepingRow {
   updated_at: Date;
-  trace_context: string;
   document: Buffer;
 }
 
@@ -92,10 +90,9 @@ const SQL = {
     text: `SELECT ${RECORD_COLUMNS} FROM tasks
            WHERE state = ANY ($1::smallint[]) AND updated_at < $2 ORDER BY updated_at LIMIT $3`,
   },
-  // Bookkeeping only: the documents, most of each row, stay on disk.
   findFollowed: {
     name: "tes_task_find_followed",
-    text: `SELECT id, state, version, backend_handle, trace_context FROM tasks
+    text: `SELECT ${FOLLOWED_COLUMNS} FROM tasks
            WHERE state = ANY ($1::smallint[]) AND backend_handle <> '' ORDER BY updated_at LIMIT $2`,
   },
   // The (state, updated_at) index answers this alone (an index-only scan once vacuumed).
@@ -322,23 +319,9 @@ export class PostgresTaskStore implements TaskStore {
       ],
     });
     const row = rows[0];
-    if (row !== undefined) {
-      return {
-        task: change.task,
-        owner: row.owner,
-        version: row.version,
-        backendHandle: row.backend_handle,
-        updatedAt: row.updated_at,
-        traceContext: row.trace_context,
-      };
-    }
-    // Nothing changed: say why, so a caller never retries a move out of a terminal state forever.
-    const current = (await this.pool.query<{ version: number; state: number }>({ ...SQL.versionAndState, values: [id] })).rows[0];
-    if (current === undefined) throw new TaskNotFoundError(id);
-    if (current.version === expectedVersion && isTerminal(current.state as State)) {
-      throw new TerminalStateError(id, stateName(current.state as State), stateName(change.task.state));
-    }
-    return undefined;
+    if (row !== undefined) return taskRecordOf(change.task, row, row.updated_at);
+    const current = (await this.pool.query<VersionAndState>({ ...SQL.versionAndState, values: [id] })).rows[0];
+    return explainMissedUpdate(id, expectedVersion, change.task.state, current);
   }
 
   async findStale(states: readonly State[], updatedBefore: Date, limit: number): Promise<TaskRecord[]> {
@@ -349,17 +332,8 @@ export class PostgresTaskStore implements TaskStore {
 
   async findFollowed(states: readonly State[], limit: number): Promise<FollowedTask[]> {
     if (states.length === 0 || limit <= 0) return [];
-    const { rows } = await this.pool.query<{ id: string; state: State; version: number; backend_handle: string; trace_context: string }>({
-      ...SQL.findFollowed,
-      values: [states, limit],
-    });
-    return rows.map((row) => ({
-      id: row.id,
-      state: row.state,
-      version: row.version,
-      backendHandle: row.backend_handle,
-      traceContext: row.trace_context,
-    }));
+    const { rows } = await this.pool.query<FollowedRow>({ ...SQL.findFollowed, values: [states, limit] });
+    return rows.map(followedTaskOf);
   }
 
   async countByState(states: readonly State[]): Promise<Map<State, number>> {
@@ -380,14 +354,7 @@ export class PostgresTaskStore implements TaskStore {
 }
 
 function toRecord(row: RecordRow): TaskRecord {
-  return {
-    task: decodeTask(row.document),
-    owner: row.owner,
-    version: row.version,
-    backendHandle: row.backend_handle,
-    updatedAt: row.updated_at,
-    traceContext: row.trace_context,
-  };
+  return taskRecordOf(decodeTask(row.document), row, row.updated_at);
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {

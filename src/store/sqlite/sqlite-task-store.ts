@@ -6,13 +6,15 @@ import { View } from "../../gen/ga4gh/tes/v1/tes_pb.js";
 import { buildListSql, pageOfRows, type ListRow } from "../list-sql.js";
 import { latestVersion, SchemaTooNewError } from "../migration.js";
 import { GroupCommitQueue, type PendingInsert } from "../group-commit-queue.js";
+import { explainMissedUpdate, type VersionAndState } from "../missed-update.js";
 import { decodePageToken } from "../page-token.js";
-import { TaskExistsError, TaskNotFoundError, TerminalStateError } from "../store-errors.js";
+import { TaskExistsError } from "../store-errors.js";
 import { decodeTask, encodeTask, minimalTask } from "../task-document.js";
-import { isTerminal, stateName, TERMINAL_STATES } from "../task-states.js";
+import { TERMINAL_STATES } from "../task-states.js";
 import { TaskViewCache } from "../task-view-cache.js";
 import type { FollowedTask, ListQuery, Scope, TaskChange, TaskPage, TaskRecord, TaskStore } from "../task-store.js";
 import type { TaskStoreTuning } from "../task-store-tuning.js";
+import { FOLLOWED_COLUMNS, followedTaskOf, taskRecordOf, type BookkeepingRow, type FollowedRow } from "../task-rows.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
 
 /** insertBatchMax (TaskStoreTuning) is the most inserts one group commit writes in one transaction. */
@@ -39,13 +41,10 @@ const SQL = {
   documentOwned: "SELECT document FROM tasks WHERE id = ? AND owner = ?",
 } as const;
 
-interface RecordRow {
+interface RecordRow extends BookkeepingRow {
   id: string;
-  owner: string;
-  version: number;
-  backend_handle: string;
+  /** Epoch milliseconds. */
   updated_at: number;
-  trace_context: string;
   document: Buffer;
 }
 
@@ -236,25 +235,9 @@ export class SqliteTaskStore implements TaskStore {
       expectedVersion,
       change.task.state,
     ) as Omit<RecordRow, "document"> | undefined;
-    if (row !== undefined) {
-      return {
-        task: change.task,
-        owner: row.owner,
-        version: row.version,
-        backendHandle: row.backend_handle,
-        updatedAt: new Date(row.updated_at),
-        traceContext: row.trace_context,
-      };
-    }
-    // Nothing changed: say why, so a caller never retries a move out of a terminal state forever.
-    const current = this.statement("SELECT version, state FROM tasks WHERE id = ?").get(id) as
-      | { version: number; state: number }
-      | undefined;
-    if (current === undefined) throw new TaskNotFoundError(id);
-    if (current.version === expectedVersion && isTerminal(current.state as State)) {
-      throw new TerminalStateError(id, stateName(current.state as State), stateName(change.task.state));
-    }
-    return undefined;
+    if (row !== undefined) return taskRecordOf(change.task, row, new Date(row.updated_at));
+    const current = this.statement("SELECT version, state FROM tasks WHERE id = ?").get(id) as VersionAndState | undefined;
+    return explainMissedUpdate(id, expectedVersion, change.task.state, current);
   }
 
   async findStale(states: readonly State[], updatedBefore: Date, limit: number): Promise<TaskRecord[]> {
@@ -271,16 +254,10 @@ export class SqliteTaskStore implements TaskStore {
     if (states.length === 0 || limit <= 0) return [];
     const placeholders = states.map(() => "?").join(", ");
     const rows = this.listStatement(
-      `SELECT id, state, version, backend_handle, trace_context FROM tasks
+      `SELECT ${FOLLOWED_COLUMNS} FROM tasks
        WHERE state IN (${placeholders}) AND backend_handle <> '' ORDER BY updated_at LIMIT ?`,
-    ).all(...states, limit) as Array<{ id: string; state: State; version: number; backend_handle: string; trace_context: string }>;
-    return rows.map((row) => ({
-      id: row.id,
-      state: row.state,
-      version: row.version,
-      backendHandle: row.backend_handle,
-      traceContext: row.trace_context,
-    }));
+    ).all(...states, limit) as FollowedRow[];
+    return rows.map(followedTaskOf);
   }
 
   async countByState(states: readonly State[]): Promise<Map<State, number>> {
@@ -324,14 +301,7 @@ export class SqliteTaskStore implements TaskStore {
 }
 
 function toRecord(row: RecordRow): TaskRecord {
-  return {
-    task: decodeTask(row.document),
-    owner: row.owner,
-    version: row.version,
-    backendHandle: row.backend_handle,
-    updatedAt: new Date(row.updated_at),
-    traceContext: row.trace_context,
-  };
+  return taskRecordOf(decodeTask(row.document), row, new Date(row.updated_at));
 }
 
 /** A taken id is TaskExistsError; anything else stays as the driver said it. */
