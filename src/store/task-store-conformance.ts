@@ -7,6 +7,7 @@ import { State, TaskLogSchema, TaskSchema, View, type Task } from "../gen/ga4gh/
 import { InvalidPageTokenError, TaskExistsError, TaskNotFoundError, TerminalStateError } from "./store-errors.js";
 import { TERMINAL_STATES } from "./task-states.js";
 import { ALL, ownedBy, type ListQuery, type Scope, type TaskStore } from "./task-store.js";
+import type { TaskStoreTuning } from "./task-store-tuning.js";
 
 /**
  * The behaviour every TaskStore must have, as node:test tests. Each implementation's test file calls
@@ -21,7 +22,7 @@ export interface ConformanceTarget {
 
 export interface TestDatabase {
   /** A new store on this database, with its own connection(s), not yet migrated. */
-  openStore(): Promise<TaskStore>;
+  openStore(tuning?: TaskStoreTuning): Promise<TaskStore>;
   /** Removes the database. Stores opened on it are closed first by the suite. */
   drop(): Promise<void>;
 }
@@ -35,15 +36,15 @@ export function defineTaskStoreConformanceTests(target: ConformanceTarget): void
     databases.push(database);
     return database;
   }
-  async function open(database: TestDatabase): Promise<TaskStore> {
-    const store = await database.openStore();
+  async function open(database: TestDatabase, tuning?: TaskStoreTuning): Promise<TaskStore> {
+    const store = await database.openStore(tuning);
     openStores.push(store);
     return store;
   }
   /** A migrated store on a fresh database. */
-  async function freshStore(): Promise<{ store: TaskStore; database: TestDatabase }> {
+  async function freshStore(tuning?: TaskStoreTuning): Promise<{ store: TaskStore; database: TestDatabase }> {
     const database = await freshDatabase();
-    const store = await open(database);
+    const store = await open(database, tuning);
     await store.migrate();
     return { store, database };
   }
@@ -158,6 +159,35 @@ export function defineTaskStoreConformanceTests(target: ConformanceTarget): void
         assert.equal(outcomes[0]?.status, "fulfilled");
         assert.ok(outcomes[1]?.status === "rejected" && outcomes[1].reason instanceof TaskExistsError);
         assert.equal((await store.get(task.id, ALL))?.task.name, "one");
+      });
+
+      test("a burst larger than insertBatchMax is stored in full; a repeated id in it is refused, its tags with it", async () => {
+        const { store } = await freshStore({ insertBatchMax: 7 });
+        const tasks = Array.from({ length: 50 }, (_, index) => newTask({ name: `t${index}`, tags: { name: `t${index}` } }));
+        const repeat = newTask({ id: tasks[3]!.id, name: "repeat", tags: { name: "repeat" } });
+        const outcomes = await Promise.allSettled([...tasks, repeat].map((task) => store.insert(task, "")));
+        assert.deepEqual(outcomes.slice(0, 50).map((outcome) => outcome.status), Array(50).fill("fulfilled"));
+        assert.ok(outcomes[50]?.status === "rejected" && outcomes[50].reason instanceof TaskExistsError);
+        assert.equal((await store.list({ pageSize: 100, view: View.MINIMAL }, ALL)).tasks.length, 50);
+        assert.equal((await store.get(tasks[3]!.id, ALL))?.task.name, "t3");
+        assert.equal((await store.list({ pageSize: 10, view: View.MINIMAL, tags: [["name", "repeat"]] }, ALL)).tasks.length, 0);
+      });
+
+      test("inserts still waiting for their group commit are written by close, not dropped", async () => {
+        const database = await freshDatabase();
+        const store = await open(database);
+        await store.migrate();
+        const tasks = Array.from({ length: 5 }, (_, index) => newTask({ name: `t${index}` }));
+        const inserting = Promise.all(tasks.map((task) => store.insert(task, "")));
+        await store.close();
+        await inserting;
+        const reopened = await open(database);
+        for (const task of tasks) assert.equal((await reopened.get(task.id, ALL))?.task.name, task.name);
+      });
+
+      test("insertBatchMax must be a positive integer", async () => {
+        const database = await freshDatabase();
+        await assert.rejects(open(database, { insertBatchMax: 0 }), /insertBatchMax must be a positive integer, got 0/);
       });
     });
 
