@@ -4,8 +4,23 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { runTransfers } from "../../src/index.js";
+import { runTransfers, type Manifest, type TransferDirection, type TransferReport } from "../../src/index.js";
 import { child, type RemoteFixture } from "./remote-provider-contract.js";
+
+/** A test body given a fresh task root (the host directory that stands for the container's /), removed afterwards. */
+async function inTaskRoot(body: (root: string) => Promise<void>): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), "ft-engine-"));
+  try {
+    await body(root);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** runTransfers with the fixture's settings, retrying once and soon: the test servers are local. */
+function transfer(f: RemoteFixture, manifest: Manifest, direction: TransferDirection): Promise<TransferReport> {
+  return runTransfers(manifest, direction, { env: f.env, retries: 1, retryBaseDelayInMs: 10 });
+}
 
 /**
  * A remote store through the whole engine (runTransfers, as the CLI and the worker call it): a
@@ -14,16 +29,16 @@ import { child, type RemoteFixture } from "./remote-provider-contract.js";
  */
 export function describeEngineTransfers(name: string, fixture: () => RemoteFixture): void {
   describe(`${name} through runTransfers`, () => {
-    it("downloads a FILE input and a DIRECTORY input into the task's root", async () => {
-      const f = fixture();
-      const root = mkdtempSync(join(tmpdir(), "ft-engine-"));
-      try {
+    it("downloads a FILE input and a DIRECTORY input into the task's root", () =>
+      inTaskRoot(async (root) => {
+        const f = fixture();
         const dir = f.newDirectoryUrl();
         const single = randomBytes(5000);
         await f.seed(child(dir, "single.bin"), single);
         const tree: Record<string, Buffer> = { "a.txt": Buffer.from("a"), "b/c.txt": Buffer.from("see") };
         for (const [path, data] of Object.entries(tree)) await f.seed(child(dir, `tree/${path}`), data);
-        const report = await runTransfers(
+        const report = await transfer(
+          f,
           {
             root,
             inputs: [
@@ -32,21 +47,16 @@ export function describeEngineTransfers(name: string, fixture: () => RemoteFixtu
             ],
           },
           "download",
-          { env: f.env, retries: 1, retryBaseDelayInMs: 10 },
         );
         assert.equal(report.ok, true, JSON.stringify(report));
         assert.deepEqual(readFileSync(join(root, "inputs/single.bin")), single);
         for (const [path, data] of Object.entries(tree)) assert.deepEqual(readFileSync(join(root, "inputs/tree", path)), data);
         assert.deepEqual(report.files.map((file) => file.size_bytes).sort(), ["1", "3", "5000"]);
-      } finally {
-        rmSync(root, { recursive: true, force: true });
-      }
-    });
+      }));
 
-    it("uploads wildcard outputs without their path_prefix, and a DIRECTORY output, one report entry per file", async () => {
-      const f = fixture();
-      const root = mkdtempSync(join(tmpdir(), "ft-engine-"));
-      try {
+    it("uploads wildcard outputs without their path_prefix, and a DIRECTORY output, one report entry per file", () =>
+      inTaskRoot(async (root) => {
+        const f = fixture();
         mkdirSync(join(root, "outputs/tree/sub"), { recursive: true });
         const files: Record<string, Buffer> = {
           "outputs/s1.vcf": randomBytes(100),
@@ -57,7 +67,8 @@ export function describeEngineTransfers(name: string, fixture: () => RemoteFixtu
         };
         for (const [path, data] of Object.entries(files)) writeFileSync(join(root, path), data);
         const dir = f.newDirectoryUrl();
-        const report = await runTransfers(
+        const report = await transfer(
+          f,
           {
             root,
             outputs: [
@@ -66,7 +77,6 @@ export function describeEngineTransfers(name: string, fixture: () => RemoteFixtu
             ],
           },
           "upload",
-          { env: f.env, retries: 1, retryBaseDelayInMs: 10 },
         );
         assert.equal(report.ok, true, JSON.stringify(report));
         assert.deepEqual(await f.fetch(child(dir, "vcf/s1.vcf")), files["outputs/s1.vcf"]);
@@ -83,27 +93,16 @@ export function describeEngineTransfers(name: string, fixture: () => RemoteFixtu
             ["/outputs/tree/x.txt", "1"],
           ],
         );
-      } finally {
-        rmSync(root, { recursive: true, force: true });
-      }
-    });
+      }));
 
-    it("reports a missing input as a failed file naming its URL, and the run as not ok", async () => {
-      const f = fixture();
-      const root = mkdtempSync(join(tmpdir(), "ft-engine-"));
-      try {
+    it("reports a missing input as a failed file naming its URL, and the run as not ok", () =>
+      inTaskRoot(async (root) => {
+        const f = fixture();
         const url = child(f.newDirectoryUrl(), "missing.txt");
-        const report = await runTransfers({ root, inputs: [{ url: url.href, path: "/inputs/missing.txt" }] }, "download", {
-          env: f.env,
-          retries: 1,
-          retryBaseDelayInMs: 10,
-        });
+        const report = await transfer(f, { root, inputs: [{ url: url.href, path: "/inputs/missing.txt" }] }, "download");
         assert.equal(report.ok, false);
         const failure = report.files[0]?.error ?? report.errors.join("; ");
         assert.match(failure, /missing\.txt/);
-      } finally {
-        rmSync(root, { recursive: true, force: true });
-      }
-    });
+      }));
   });
 }
