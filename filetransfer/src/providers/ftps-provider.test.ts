@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { FTP_TEST_USER, startFtpsServer, type FtpsServer } from "../../test/support/ftps-server.js";
 import { assertLargeRoundTrip } from "../../test/support/large-transfer.js";
 import { assertWriteCut, chunks, describeRemoteProviderContract, providerFor, readAll, readUntilCut, rejectsWithKind, type RemoteFixture } from "../../test/support/remote-provider-contract.js";
+import { itListsAMissingDirectoryAsNotFound } from "../../test/support/directory-store-contract.js";
 import { describeEngineTransfers } from "../../test/support/remote-engine-transfers.js";
 import { execFileSync } from "node:child_process";
 
@@ -99,17 +100,7 @@ describe("FTPS against vsftpd", () => {
       }
     });
 
-    it("lists a missing directory as not-found", async () => {
-      const provider = providerFor("ftps", server.env);
-      try {
-        const listing = (async () => {
-          for await (const _ of provider.list(new URL(`${server.url}/${randomUUID()}`), {})) void _;
-        })();
-        await rejectsWithKind(listing, "not-found");
-      } finally {
-        await provider.close?.();
-      }
-    });
+    itListsAMissingDirectoryAsNotFound(fixture);
 
     it("resumes a download cut mid-transfer (REST) from the byte it reached, on a new connection", async () => {
       const data = randomBytes(8 * 1024 * 1024);

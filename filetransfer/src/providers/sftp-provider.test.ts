@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { startCuttingProxy } from "../../test/support/cutting-proxy.js";
 import { assertLargeRoundTrip } from "../../test/support/large-transfer.js";
 import { assertWriteCut, chunks, describeRemoteProviderContract, providerFor, readAll, readUntilCut, rejectsWithKind, type RemoteFixture } from "../../test/support/remote-provider-contract.js";
+import { itListsAMissingDirectoryAsNotFound } from "../../test/support/directory-store-contract.js";
 import { describeEngineTransfers } from "../../test/support/remote-engine-transfers.js";
 import { startSshServer, type SshServer } from "../../test/support/sshd-server.js";
 
@@ -80,17 +81,7 @@ describe("SFTP against OpenSSH sshd", () => {
       }
     });
 
-    it("lists a missing directory as not-found", async () => {
-      const provider = providerFor("sftp", server.env);
-      try {
-        const listing = (async () => {
-          for await (const _ of provider.list(new URL(`${server.url}/${randomUUID()}`), {})) void _;
-        })();
-        await rejectsWithKind(listing, "not-found");
-      } finally {
-        await provider.close?.();
-      }
-    });
+    itListsAMissingDirectoryAsNotFound(fixture);
 
     it("lists a link to a file as that file, and follows no link to a directory", async () => {
       const tree = join(server.root, randomUUID(), "tree");
