@@ -1,9 +1,9 @@
 import pg from "pg";
 import type { State, Task } from "../../gen/ga4gh/tes/v1/tes_pb.js";
 import { View } from "../../gen/ga4gh/tes/v1/tes_pb.js";
+import { GroupCommitQueue, type PendingInsert } from "../group-commit-queue.js";
 import { buildListSql, pageOfRows, type ListRow } from "../list-sql.js";
 import { latestVersion, SchemaTooNewError } from "../migration.js";
-import { GroupCommitQueue, type PendingInsert } from "../group-commit-queue.js";
 import { explainMissedUpdate, type VersionAndState } from "../missed-update.js";
 import { decodePageToken } from "../page-token.js";
 import { TaskExistsError } from "../store-errors.js";
