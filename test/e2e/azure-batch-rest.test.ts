@@ -1,17 +1,15 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { BlobServiceClient, ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential, type ContainerClient } from "@azure/storage-blob";
-import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type Azurite } from "../../filetransfer/test/support/azurite.js";
+import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } from "@azure/storage-blob";
+import { AZURITE_ACCOUNT, AZURITE_KEY, type Azurite } from "../../filetransfer/test/support/azurite.js";
 import { redisAddressFromUrl } from "../../src/redis/redis-address.js";
-import { startBatchEmulator, type BatchEmulator } from "../emulators/batch/batch-emulator.js";
+import type { BatchEmulator } from "../emulators/batch/batch-emulator.js";
 import { TesProcess } from "../operations/serve-process.js";
+import { startAzureBatchStandIn, type AzureBatchStandIn } from "../support/azure-batch-stand-in.js";
 import { assertValidTes } from "../support/openapi-validator.js";
 import { removeQueues, TEST_REDIS_URL } from "../worker-support/harness.js";
 
@@ -21,8 +19,6 @@ import { removeQueues, TEST_REDIS_URL } from "../worker-support/harness.js";
  * against Azurite: driven through the REST API as a TES client would, every body checked against
  * the TES 1.1 OpenAPI.
  */
-const repo = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-
 describe("tasks end to end through the REST API on the Azure Batch backend (emulator + Azurite)", () => {
   let dir: string;
   let azurite: Azurite;
@@ -31,38 +27,14 @@ describe("tasks end to end through the REST API on the Azure Batch backend (emul
   let baseUrl: string;
   let container: ContainerClient;
   let sas: string;
-  let http: Server;
   let httpUrl: string;
+  let batch: AzureBatchStandIn;
   const prefix = `tes-e2e-batch-${randomUUID()}`;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "tes-e2e-batch-"));
-    azurite = await startAzurite();
-    const credential = new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY);
-    container = new BlobServiceClient(azurite.endpoint, credential).getContainerClient("tes");
-    await container.create();
-    sas = generateBlobSASQueryParameters(
-      { containerName: "tes", permissions: ContainerSASPermissions.parse("racwl"), expiresOn: new Date(Date.now() + 3_600_000) },
-      credential,
-    ).toString();
-    http = createServer((req, res) => {
-      if (req.url === "/words.txt") res.end("apple\nbanana\n");
-      else res.writeHead(404).end();
-    });
-    await new Promise<void>((done) => http.listen(0, "127.0.0.1", done));
-    httpUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-    emulator = await startBatchEmulator({
-      timing: { autoScaleSampleIntervalMs: 100, autoScaleEvaluationEveryMs: 200 },
-      // The node's environment: filetransfer reaches Azurite path-style.
-      baseEnv: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        LANG: "C.UTF-8",
-        HOME: tmpdir(),
-        TMPDIR: tmpdir(),
-        FILETRANSFER_AZURE_BLOB_PATH_STYLE_HOSTS: azurite.host,
-        FILETRANSFER_AZURE_BLOB_ENDPOINT: `http://${azurite.host}/{account}`,
-      },
-    });
+    batch = await startAzureBatchStandIn();
+    ({ azurite, emulator, container, sas, httpUrl } = batch);
     tes = await TesProcess.start(
       "serve",
       {
@@ -74,16 +46,7 @@ describe("tasks end to end through the REST API on the Azure Batch backend (emul
         QUEUE_PREFIX: prefix,
         WORKER_POLL_INTERVAL_MS: "200",
         TES_BACKEND: "azure-batch",
-        AZURE_BATCH_ACCOUNT_URL: emulator.url,
-        AZURE_BATCH_ACCOUNT_NAME: emulator.accountName,
-        AZURE_BATCH_ACCOUNT_KEY: emulator.accountKey,
-        AZURE_BATCH_RUNNER: `${join(repo, "node_modules/.bin/tsx")} ${join(repo, "worker/runner/cli.ts")}`,
-        AZURE_BATCH_CONTAINER_RUNTIME: "bwrap",
-        AZURE_BATCH_AUTOSCALE_WINDOW_SECONDS: "1",
-        AZURE_BATCH_LIST_INTERVAL_MS: "0",
-        AZURE_BATCH_MAX_RETRY_DELAY_MS: "200",
-        AZURE_BATCH_TASK_DOCUMENTS_URL: `http://${azurite.host}/${AZURITE_ACCOUNT}/tes-batch-tasks`,
-        AZURE_BATCH_TASK_DOCUMENTS_ACCOUNT_KEY: AZURITE_KEY,
+        ...batch.backendEnv,
         AZURE_BATCH_TASK_DOCUMENT_SAS_TTL_SECONDS: "600",
       },
       60_000,
@@ -93,9 +56,7 @@ describe("tasks end to end through the REST API on the Azure Batch backend (emul
 
   after(async () => {
     await tes?.stop("SIGTERM", 15_000);
-    await emulator?.stop();
-    await azurite?.stop();
-    await new Promise((done) => http?.close(done));
+    await batch?.stop();
     await removeQueues(redisAddressFromUrl(new URL(TEST_REDIS_URL)).options, prefix);
     await rm(dir, { recursive: true, force: true });
   });

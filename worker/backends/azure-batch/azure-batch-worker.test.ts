@@ -2,19 +2,17 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { clone, create } from "@bufbuild/protobuf";
-import { BlobServiceClient, ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential, type ContainerClient } from "@azure/storage-blob";
+import type { ContainerClient } from "@azure/storage-blob";
 import { loadWorkerConfig, type WorkerConfig } from "../../../src/config/worker.js";
 import { ExecutorSchema, InputSchema, OutputSchema, ResourcesSchema, State, TaskSchema } from "../../../src/gen/ga4gh/tes/v1/tes_pb.js";
-import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type Azurite } from "../../../filetransfer/test/support/azurite.js";
+import { AZURITE_ACCOUNT, type Azurite } from "../../../filetransfer/test/support/azurite.js";
 import { BullMqTaskQueue } from "../../../src/queue/bullmq-task-queue.js";
 import { redisAddressFromUrl } from "../../../src/redis/redis-address.js";
 import { SqliteTaskStore } from "../../../src/store/sqlite/sqlite-task-store.js";
-import { startBatchEmulator, type BatchEmulator } from "../../../test/emulators/batch/batch-emulator.js";
+import type { BatchEmulator } from "../../../test/emulators/batch/batch-emulator.js";
+import { startAzureBatchStandIn, type AzureBatchStandIn } from "../../../test/support/azure-batch-stand-in.js";
 import { queuedTask, removeQueues, requestCancel, TEST_REDIS_URL, uniquePrefix, waitForTask } from "../../../test/worker-support/harness.js";
 import { startWorkerPool, type WorkerPool } from "../../worker-pool.js";
 import type { AzureBatchBackend } from "./azure-batch-backend.js";
@@ -24,7 +22,6 @@ import { createAzureBatchBackend } from "./create-azure-batch-backend.js";
  * The worker pool driving the Azure Batch backend against the Batch emulator, with the real node-side
  * runner (bwrap instead of docker) running each Batch task: what a TES task's states and logs become.
  */
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const terminal = [State.COMPLETE, State.EXECUTOR_ERROR, State.SYSTEM_ERROR, State.CANCELED, State.PREEMPTED];
 
 describe("worker pool + Azure Batch backend + Batch emulator + runner", () => {
@@ -38,49 +35,17 @@ describe("worker pool + Azure Batch backend + Batch emulator + runner", () => {
   let azurite: Azurite;
   let container: ContainerClient;
   let sas: string;
-  let http: Server;
   let httpUrl: string;
+  let batch: AzureBatchStandIn;
   const connection = redisAddressFromUrl(new URL(TEST_REDIS_URL)).options;
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "tes-batch-worker-"));
-    azurite = await startAzurite();
-    const credential = new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY);
-    container = new BlobServiceClient(azurite.endpoint, credential).getContainerClient("tes");
-    await container.create();
-    sas = generateBlobSASQueryParameters({ containerName: "tes", permissions: ContainerSASPermissions.parse("racwl"), expiresOn: new Date(Date.now() + 3_600_000) }, credential).toString();
-    http = createServer((req, res) => {
-      if (req.url === "/words.txt") res.end("apple\nbanana\n");
-      else res.writeHead(404).end();
-    });
-    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-    httpUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-    emulator = await startBatchEmulator({
-      timing: { autoScaleSampleIntervalMs: 100, autoScaleEvaluationEveryMs: 200 },
-      // The node's environment: filetransfer reaches Azurite path-style, as the runner's tests do.
-      baseEnv: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        LANG: "C.UTF-8",
-        HOME: os.tmpdir(),
-        TMPDIR: os.tmpdir(),
-        FILETRANSFER_AZURE_BLOB_PATH_STYLE_HOSTS: azurite.host,
-        FILETRANSFER_AZURE_BLOB_ENDPOINT: `http://${azurite.host}/{account}`,
-      },
-    });
+    batch = await startAzureBatchStandIn();
+    ({ azurite, emulator, container, sas, httpUrl } = batch);
     store = new SqliteTaskStore({ path: path.join(dir, "tes.sqlite"), busyTimeoutInMs: 5000 });
     await store.migrate();
-    backend = await createAzureBatchBackend({
-      AZURE_BATCH_ACCOUNT_URL: emulator.url,
-      AZURE_BATCH_ACCOUNT_NAME: emulator.accountName,
-      AZURE_BATCH_ACCOUNT_KEY: emulator.accountKey,
-      AZURE_BATCH_RUNNER: `${path.join(repo, "node_modules/.bin/tsx")} ${path.join(repo, "worker/runner/cli.ts")}`,
-      AZURE_BATCH_CONTAINER_RUNTIME: "bwrap",
-      AZURE_BATCH_AUTOSCALE_WINDOW_SECONDS: "1",
-      AZURE_BATCH_LIST_INTERVAL_MS: "0",
-      AZURE_BATCH_MAX_RETRY_DELAY_MS: "200",
-      AZURE_BATCH_TASK_DOCUMENTS_URL: `http://${azurite.host}/${AZURITE_ACCOUNT}/tes-batch-tasks`,
-      AZURE_BATCH_TASK_DOCUMENTS_ACCOUNT_KEY: AZURITE_KEY,
-    });
+    backend = await createAzureBatchBackend(batch.backendEnv);
     config = loadWorkerConfig({
       REDIS_URL: TEST_REDIS_URL,
       QUEUE_PREFIX: uniquePrefix("batch"),
@@ -98,9 +63,7 @@ describe("worker pool + Azure Batch backend + Batch emulator + runner", () => {
     await queue.close();
     await removeQueues(connection, config.queue.prefix);
     await backend.close();
-    await emulator.stop();
-    await azurite.stop();
-    await new Promise((resolve) => http.close(resolve));
+    await batch.stop();
     await store.close();
     await rm(dir, { recursive: true, force: true });
   });
