@@ -684,6 +684,18 @@ export function defineTaskStoreConformanceTests(target: ConformanceTarget): void
         assert.equal(record.backendHandle, "h");
         assert.deepEqual(await listAllIds(reopened, { pageSize: 5, tags: [["project", "p1"]] }, ALL), [task.id]);
       });
+
+      test("an insert after close is refused with an error (the process goes on) and stores nothing", async () => {
+        const database = await freshDatabase();
+        const store = await database.openStore();
+        await store.migrate();
+        await store.close();
+        const task = fullTask();
+        await assert.rejects(store.insert(task, "alice"));
+        const reopened = await open(database);
+        await reopened.migrate();
+        assert.equal(await reopened.get(task.id, ALL), undefined);
+      });
     });
   });
 }

@@ -132,12 +132,12 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   private commitInserts(batch: readonly SqlitePendingInsert[]): void {
-    const statements = this.insertTransactions();
     const now = Date.now();
     let outcomes: unknown[];
     try {
-      // One task alone needs no savepoint: its transaction is its own.
-      outcomes = batch.length === 1 ? [statements.one(batch[0]!, now)] : this.commitBatch(batch, now);
+      // Inside the try: preparing fails too (a closed store), and this runs at the end of a turn,
+      // where a throw would be uncaught. One task alone needs no savepoint: its transaction is its own.
+      outcomes = batch.length === 1 ? [this.insertTransactions().one(batch[0]!, now)] : this.commitBatch(batch, now);
     } catch (error) {
       for (const item of batch) item.reject(insertError(error, item.task.id));
       return;
