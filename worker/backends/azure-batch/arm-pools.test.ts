@@ -1,16 +1,15 @@
 import assert from "node:assert/strict";
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { create } from "@bufbuild/protobuf";
-import { v7 as uuidv7 } from "uuid";
 import { loadAzureBatchConfig } from "../../../src/config/azure-batch.js";
 import { ConfigError } from "../../../src/config/env-reader.js";
-import { ExecutorSchema, ResourcesSchema, State, TaskSchema } from "../../../src/gen/ga4gh/tes/v1/tes_pb.js";
 import { startBatchEmulator, type BatchEmulator } from "../../../test/emulators/batch/batch-emulator.js";
 import { tokenCredential } from "../../../test/emulators/batch/sdk-test-helpers.js";
-import type { Attempt, AttemptStatus, ComputeBackend } from "../compute-backend.js";
+import { attemptWithImages, pollUntilEnded } from "../../../test/worker-support/backend-attempts.js";
+import { writeCompletingRunner } from "../../../test/worker-support/completing-runner.js";
+import type { ComputeBackend } from "../compute-backend.js";
 import { armPoolParameters } from "./arm-pool-spec.js";
 import { poolAddParameter, poolPlan, registriesForTask } from "./batch-specs.js";
 import { createAzureBatchBackend } from "./create-azure-batch-backend.js";
@@ -32,17 +31,6 @@ const BASE_ENV = {
   AZURE_BATCH_CONTAINER_REGISTRIES: ACR_REGISTRIES,
 };
 const ARM_ENV = { AZURE_BATCH_SUBSCRIPTION_ID: SUBSCRIPTION, AZURE_BATCH_RESOURCE_GROUP: "batch-rg" };
-
-function attempt(images: string[]): Attempt {
-  const task = create(TaskSchema, {
-    id: uuidv7(),
-    state: State.QUEUED,
-    creationTime: new Date().toISOString(),
-    executors: images.map((image) => create(ExecutorSchema, { image, command: ["true"] })),
-    resources: create(ResourcesSchema, { cpuCores: 1 }),
-  });
-  return { taskId: task.id, attempt: 0, attemptId: `${task.id}-0`, task };
-}
 
 describe("Azure Batch ARM pools: settings", () => {
   const refused = (env: Record<string, string>, pattern: RegExp) =>
@@ -100,16 +88,8 @@ describe("Azure Batch ARM pools against the Batch emulator", () => {
   before(async () => {
     scratch = await mkdtemp(path.join(os.tmpdir(), "tes-batch-arm-"));
     emulator = await startBatchEmulator({ arm: true, timing: { autoScaleSampleIntervalMs: 100, autoScaleEvaluationEveryMs: 200 } });
-    // The runner writes a COMPLETE result document (container-registries.test.ts); the real runner's path is azure-batch-worker.test.ts.
-    runner = path.join(scratch, "runner.sh");
-    await writeFile(
-      runner,
-      `#!/bin/sh
-while [ $# -gt 0 ]; do case "$1" in --result) result="$2"; shift 2;; *) shift;; esac; done
-printf '%s' '{"version":1,"outcome":"complete","executors":[{"exitCode":0}],"outputs":[],"systemLogs":[]}' > "$result"
-`,
-    );
-    await chmod(runner, 0o755);
+    // A stand-in runner that reports every task COMPLETE; the real runner's path is azure-batch-worker.test.ts.
+    runner = await writeCompletingRunner(scratch);
   });
   after(async () => {
     await emulator.stop();
@@ -142,20 +122,11 @@ printf '%s' '{"version":1,"outcome":"complete","executors":[{"exitCode":0}],"out
     return { backend, asked: credential.asked };
   }
 
-  async function runToEnd(backend: ComputeBackend, handle: string): Promise<AttemptStatus | undefined> {
-    let status: AttemptStatus | undefined;
-    for (let i = 0; i < 300 && status?.phase !== "ended"; i += 1) {
-      [status] = await backend.poll([handle]);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    return status;
-  }
-
   test("an ACR registry given by identity: the pool is created through ARM with that identity, and a task on it runs to COMPLETE", async () => {
     emulator.resetCounts();
     const { backend, asked } = await armBackend();
     try {
-      const [outcome] = await backend.submit([attempt(["myacr.azurecr.io/tool:1"])]);
+      const [outcome] = await backend.submit([attemptWithImages(["myacr.azurecr.io/tool:1"])]);
       assert.equal(outcome?.kind, "submitted", JSON.stringify(outcome));
       const handle = outcome?.kind === "submitted" ? outcome.handle : "";
       const poolId = handle.split("/")[0] ?? "";
@@ -172,7 +143,7 @@ printf '%s' '{"version":1,"outcome":"complete","executors":[{"exitCode":0}],"out
       assert.equal(counts.Pool_Add, undefined, "no data-plane Pool Add");
       assert.equal(counts.Job_Add, 1, "the job stays on the data plane");
       assert.ok(asked.every((scope) => scope === "https://management.azure.com/.default"), `ARM scope asked: ${asked.join(", ")}`);
-      const status = await runToEnd(backend, handle);
+      const status = await pollUntilEnded(backend, handle);
       assert.equal(status?.phase === "ended" ? status.result.outcome : status?.phase, "complete", JSON.stringify(status));
       await backend.release([handle]);
     } finally {
@@ -187,7 +158,7 @@ printf '%s' '{"version":1,"outcome":"complete","executors":[{"exitCode":0}],"out
     try {
       emulator.faults.http({ operation: "Arm_Pool_Create", status: 429, retryAfterSeconds: 1, times: 2 });
       const started = Date.now();
-      const [outcome] = await backend.submit([attempt(["myacr.azurecr.io/tool:1"])]);
+      const [outcome] = await backend.submit([attemptWithImages(["myacr.azurecr.io/tool:1"])]);
       assert.equal(outcome?.kind, "submitted", JSON.stringify(outcome));
       assert.equal(emulator.counts().Arm_Pool_Create, 3, "two throttled answers, then the pool");
       assert.ok(Date.now() - started >= 1900, "Retry-After (1 s) was honoured twice");
@@ -206,7 +177,7 @@ printf '%s' '{"version":1,"outcome":"complete","executors":[{"exitCode":0}],"out
     const pools = emulator.account.quotas.pools;
     try {
       emulator.faults.setQuotas({ pools: emulator.account.pools.size });
-      const task = attempt(["myacr.azurecr.io/tool:1"]);
+      const task = attemptWithImages(["myacr.azurecr.io/tool:1"]);
       const [blocked] = await backend.submit([task]);
       assert.equal(blocked?.kind, "blocked", JSON.stringify(blocked));
       assert.match(blocked?.kind === "blocked" ? blocked.reason : "", /pool quota is reached/);
@@ -225,14 +196,14 @@ printf '%s' '{"version":1,"outcome":"complete","executors":[{"exitCode":0}],"out
     const first = await armBackend();
     const second = await armBackend();
     try {
-      const [a] = await first.backend.submit([attempt(["myacr.azurecr.io/tool:2"])]);
-      const [b] = await second.backend.submit([attempt(["myacr.azurecr.io/tool:3"])]);
+      const [a] = await first.backend.submit([attemptWithImages(["myacr.azurecr.io/tool:2"])]);
+      const [b] = await second.backend.submit([attemptWithImages(["myacr.azurecr.io/tool:3"])]);
       assert.equal(a?.kind, "submitted");
       assert.equal(b?.kind, "submitted", JSON.stringify(b));
       assert.equal(emulator.counts().Arm_Pool_Create, 2, "each backend asked once");
       for (const [backend, outcome] of [[first.backend, a], [second.backend, b]] as const) {
         const handle = outcome?.kind === "submitted" ? outcome.handle : "";
-        const status = await runToEnd(backend, handle);
+        const status = await pollUntilEnded(backend, handle);
         assert.equal(status?.phase === "ended" ? status.result.outcome : status?.phase, "complete");
         await backend.release([handle]);
       }

@@ -1,16 +1,15 @@
 import assert from "node:assert/strict";
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { create } from "@bufbuild/protobuf";
-import { v7 as uuidv7 } from "uuid";
-import { ExecutorSchema, ResourcesSchema, State, TaskSchema } from "../../../src/gen/ga4gh/tes/v1/tes_pb.js";
 import { ConfigError } from "../../../src/config/env-reader.js";
 import { loadAzureBatchConfig } from "../../../src/config/azure-batch.js";
 import { registryOfImage } from "../../../src/config/azure-batch-registries.js";
 import { startBatchEmulator, type BatchEmulator } from "../../../test/emulators/batch/batch-emulator.js";
-import type { Attempt, AttemptStatus, ComputeBackend } from "../compute-backend.js";
+import { attemptWithImages, pollUntilEnded } from "../../../test/worker-support/backend-attempts.js";
+import { writeCompletingRunner } from "../../../test/worker-support/completing-runner.js";
+import type { ComputeBackend } from "../compute-backend.js";
 import { createAzureBatchBackend } from "./create-azure-batch-backend.js";
 import { poolAddParameter, poolPlan, registriesForTask, taskAddParameter } from "./batch-specs.js";
 
@@ -32,17 +31,6 @@ const REGISTRIES = JSON.stringify([
   { server: "private.example.com", username: "robot", passwordSetting: "PRIVATE_REGISTRY_PASSWORD" },
   { server: "myacr.azurecr.io", identityResourceId: IDENTITY },
 ]);
-
-function attempt(images: string[]): Attempt {
-  const task = create(TaskSchema, {
-    id: uuidv7(),
-    state: State.QUEUED,
-    creationTime: new Date().toISOString(),
-    executors: images.map((image) => create(ExecutorSchema, { image, command: ["true"] })),
-    resources: create(ResourcesSchema, { cpuCores: 1 }),
-  });
-  return { taskId: task.id, attempt: 0, attemptId: `${task.id}-0`, task };
-}
 
 describe("Azure Batch private registries: settings", () => {
   test("the password comes from the setting passwordSetting names; an identity needs no password", () => {
@@ -103,7 +91,7 @@ describe("Azure Batch private registries: pools and tasks", () => {
         { registryServer: "myacr.azurecr.io", identityReference: { resourceId: IDENTITY } },
       ],
     });
-    const task = taskAddParameter(config, attempt(["private.example.com/tool:1"]));
+    const task = taskAddParameter(config, attemptWithImages(["private.example.com/tool:1"]));
     assert.deepEqual(task.containerSettings, { imageName: "myacr.azurecr.io/tes-runner:1", containerRunOptions: "--rm -v /var/run/docker.sock:/var/run/docker.sock" });
     assert.ok(!JSON.stringify(task).includes(PASSWORD));
     assert.ok(!JSON.stringify(plan.id).includes(PASSWORD) && !JSON.stringify(pool.metadata).includes(PASSWORD) && !(pool.displayName ?? "").includes(PASSWORD));
@@ -123,15 +111,7 @@ describe("Azure Batch private registries against the Batch emulator", () => {
   });
 
   async function backendFor(registries: string): Promise<ComputeBackend> {
-    const runner = path.join(scratch, "runner.sh");
-    await writeFile(
-      runner,
-      `#!/bin/sh
-while [ $# -gt 0 ]; do case "$1" in --result) result="$2"; shift 2;; *) shift;; esac; done
-printf '%s' '{"version":1,"outcome":"complete","executors":[{"exitCode":0}],"outputs":[],"systemLogs":[]}' > "$result"
-`,
-    );
-    await chmod(runner, 0o755);
+    const runner = await writeCompletingRunner(scratch);
     return createAzureBatchBackend({
       AZURE_BATCH_ACCOUNT_URL: emulator.url,
       AZURE_BATCH_TASK_DOCUMENT_IN_ENVIRONMENT: "true",
@@ -152,7 +132,7 @@ printf '%s' '{"version":1,"outcome":"complete","executors":[{"exitCode":0}],"out
   test("a task on a private registry runs on a container pool that logs in; the stored Batch task holds no password", async () => {
     const backend = await backendFor(JSON.stringify([{ server: "private.example.com", username: "robot", passwordSetting: "PRIVATE_REGISTRY_PASSWORD" }]));
     try {
-      const [outcome] = await backend.submit([attempt(["private.example.com/tool:1", "alpine:3"])]);
+      const [outcome] = await backend.submit([attemptWithImages(["private.example.com/tool:1", "alpine:3"])]);
       assert.equal(outcome?.kind, "submitted", JSON.stringify(outcome));
       const handle = outcome?.kind === "submitted" ? outcome.handle : "";
       const [poolId, taskId] = handle.split("/") as [string, string];
@@ -167,11 +147,7 @@ printf '%s' '{"version":1,"outcome":"complete","executors":[{"exitCode":0}],"out
       assert.ok(stored !== undefined);
       assert.ok(!JSON.stringify(stored.spec).includes(PASSWORD), "the Batch task's JSON holds the registry password");
       // A container pool's task must have containerSettings (§5): it ran.
-      let status: AttemptStatus | undefined;
-      for (let i = 0; i < 300 && status?.phase !== "ended"; i += 1) {
-        [status] = await backend.poll([handle]);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      const status = await pollUntilEnded(backend, handle);
       assert.equal(status?.phase === "ended" ? status.result.outcome : status?.phase, "complete", JSON.stringify(status));
       await backend.release([handle]);
     } finally {
