@@ -16,6 +16,18 @@ export class SchemaTooNewError extends Error {
   }
 }
 
-export function latestVersion(migrations: readonly Migration[]): number {
+function latestVersion(migrations: readonly Migration[]): number {
   return migrations.reduce((max, migration) => Math.max(max, migration.version), 0);
+}
+
+/**
+ * The steps still to apply, in order, given the versions schema_migrations records. A database
+ * that records a version this server does not know was migrated by a newer one: SchemaTooNewError.
+ */
+export function pendingMigrations(migrations: readonly Migration[], applied: Iterable<number>): Migration[] {
+  const done = new Set(applied);
+  const known = latestVersion(migrations);
+  const newest = Math.max(0, ...done);
+  if (newest > known) throw new SchemaTooNewError(newest, known);
+  return migrations.filter((migration) => !done.has(migration.version));
 }

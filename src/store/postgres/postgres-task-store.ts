@@ -3,7 +3,7 @@ import type { State, Task } from "../../gen/ga4gh/tes/v1/tes_pb.js";
 import { View } from "../../gen/ga4gh/tes/v1/tes_pb.js";
 import { GroupCommitQueue, type PendingInsert } from "../group-commit-queue.js";
 import { buildListSql, pageOfRows, type ListRow } from "../list-sql.js";
-import { latestVersion, SchemaTooNewError } from "../migration.js";
+import { pendingMigrations } from "../migration.js";
 import { explainMissedUpdate, type VersionAndState } from "../missed-update.js";
 import { decodePageToken } from "../page-token.js";
 import { TaskExistsError } from "../store-errors.js";
@@ -148,12 +148,7 @@ export class PostgresTaskStore implements TaskStore {
         "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
       );
       const { rows } = await client.query<{ version: number }>("SELECT version FROM schema_migrations");
-      const applied = new Set(rows.map((row) => row.version));
-      const known = latestVersion(POSTGRES_MIGRATIONS);
-      const newest = Math.max(0, ...applied);
-      if (newest > known) throw new SchemaTooNewError(newest, known);
-      for (const migration of POSTGRES_MIGRATIONS) {
-        if (applied.has(migration.version)) continue;
+      for (const migration of pendingMigrations(POSTGRES_MIGRATIONS, rows.map((row) => row.version))) {
         await client.query(migration.sql);
         await client.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [migration.version, migration.name]);
       }

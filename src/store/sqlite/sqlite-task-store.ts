@@ -5,7 +5,7 @@ import type { State, Task } from "../../gen/ga4gh/tes/v1/tes_pb.js";
 import { View } from "../../gen/ga4gh/tes/v1/tes_pb.js";
 import { GroupCommitQueue, type PendingInsert } from "../group-commit-queue.js";
 import { buildListSql, pageOfRows, type ListRow } from "../list-sql.js";
-import { latestVersion, SchemaTooNewError } from "../migration.js";
+import { pendingMigrations } from "../migration.js";
 import { explainMissedUpdate, type VersionAndState } from "../missed-update.js";
 import { decodePageToken } from "../page-token.js";
 import { TaskExistsError } from "../store-errors.js";
@@ -94,19 +94,13 @@ export class SqliteTaskStore implements TaskStore {
       this.db.exec(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
       );
-      const applied = new Set(
-        this.db
-          .prepare("SELECT version FROM schema_migrations")
-          .pluck()
-          .all()
-          .map((version) => Number(version)),
-      );
-      const known = latestVersion(SQLITE_MIGRATIONS);
-      const newest = Math.max(0, ...applied);
-      if (newest > known) throw new SchemaTooNewError(newest, known);
+      const applied = this.db
+        .prepare("SELECT version FROM schema_migrations")
+        .pluck()
+        .all()
+        .map((version) => Number(version));
       const record = this.db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
-      for (const migration of SQLITE_MIGRATIONS) {
-        if (applied.has(migration.version)) continue;
+      for (const migration of pendingMigrations(SQLITE_MIGRATIONS, applied)) {
         this.db.exec(migration.sql);
         record.run(migration.version, migration.name, Date.now());
       }
