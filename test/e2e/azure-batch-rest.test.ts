@@ -12,6 +12,7 @@ import { TesProcess } from "../operations/serve-process.js";
 import { startAzureBatchStandIn, type AzureBatchStandIn } from "../support/azure-batch-stand-in.js";
 import { assertValidTes } from "../support/openapi-validator.js";
 import { removeQueues, TEST_REDIS_URL } from "../worker-support/harness.js";
+import { lastLog, type TaskJson } from "./support/task-json.js";
 
 /**
  * A real `tes serve` process (API and worker) with TES_BACKEND=azure-batch, pointed at the Batch
@@ -197,21 +198,3 @@ describe("tasks end to end through the REST API on the Azure Batch backend (emul
   }
 });
 
-/** The parts of TES task JSON (FULL view) these tests read. */
-interface TaskJson {
-  id: string;
-  state: string;
-  logs?: {
-    start_time?: string;
-    end_time?: string;
-    logs: { exit_code: number; stdout?: string; stderr?: string; start_time?: string; end_time?: string }[];
-    outputs?: { path: string; url: string; size_bytes: string }[];
-    system_logs?: string[];
-  }[];
-}
-
-function lastLog(task: TaskJson) {
-  const log = task.logs?.at(-1);
-  assert.ok(log, `task ${task.id} has no log`);
-  return { ...log, outputs: log.outputs ?? [], system_logs: log.system_logs ?? [] };
-}

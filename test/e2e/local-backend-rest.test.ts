@@ -13,6 +13,7 @@ import { redisAddressFromUrl } from "../../src/redis/redis-address.js";
 import { leftoverProcesses } from "../support/leftover-processes.js";
 import { localServerEnv } from "../support/local-server-env.js";
 import { removeQueues, TEST_REDIS_URL } from "../worker-support/harness.js";
+import { lastLog, type TaskJson } from "./support/task-json.js";
 
 /**
  * The whole server as `npm start` runs it (API and a worker in one process, SQLite, Redis, the
@@ -165,21 +166,3 @@ describe("tasks end to end through the REST API, on the local backend", () => {
   });
 });
 
-/** The parts of TES task JSON (FULL view) these tests read. */
-interface TaskJson {
-  id: string;
-  state: string;
-  logs?: {
-    start_time?: string;
-    end_time?: string;
-    logs: { exit_code: number; stdout?: string; start_time?: string; end_time?: string }[];
-    outputs: { path: string; url: string; size_bytes: string }[];
-    system_logs: string[];
-  }[];
-}
-
-function lastLog(task: TaskJson) {
-  const log = task.logs?.at(-1);
-  assert.ok(log, `task ${task.id} has no log`);
-  return { ...log, outputs: log.outputs ?? [], system_logs: log.system_logs ?? [] };
-}
