@@ -3,6 +3,7 @@ import autocannon from "autocannon";
 import { redisAddressFromUrl } from "../../src/redis/redis-address.js";
 import { removeQueues, TEST_REDIS_URL, uniquePrefix } from "../worker-support/harness.js";
 import type { BenchFunction, Figure } from "./bench-result.js";
+import { BENCH_TASK_JSON } from "./support/bench-task.js";
 import { alternate, cpuSeconds, RoundSamples, startBenchServer, stopBenchServer, type BenchServer } from "./support/paired-runs.js";
 
 const SERVER = fileURLToPath(new URL("./support/tracing-bench-server.ts", import.meta.url));
@@ -22,15 +23,6 @@ const RPCS = ["getTask", "createTask"] as const;
  */
 const SLICE_SECONDS = 1;
 const roundsFor = (durationSeconds: number) => Math.max(6, Math.round(durationSeconds * 4));
-/** What CreateTask stores (and GetTask reads back): a task with files, resources and tags, as clients send. */
-const TASK = JSON.stringify({
-  name: "bench-task",
-  inputs: [{ path: "/in/a.txt", url: "file:///data/a.txt" }],
-  outputs: [{ path: "/out/b.txt", url: "file:///data/b.txt" }],
-  executors: [{ image: "alpine", command: ["sh", "-c", "cat /in/a.txt > /out/b.txt"] }],
-  resources: { cpu_cores: 1, ram_gb: 1 },
-  tags: { project: "bench" },
-});
 
 type Server = BenchServer<{ port: number; taskId: string }>;
 const MODES = ["off", "unsampled", "on"] as const;
@@ -56,7 +48,7 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
   const servers: Server[] = [];
   try {
     const start = async (mode: Mode, env: Record<string, string>): Promise<readonly [Mode, Server]> => {
-      const server = await startBenchServer<Server["info"]>(SERVER, { ...env, BENCH_QUEUE_PREFIX: `${prefix}-${mode}`, BENCH_TASK: TASK });
+      const server = await startBenchServer<Server["info"]>(SERVER, { ...env, BENCH_QUEUE_PREFIX: `${prefix}-${mode}`, BENCH_TASK: BENCH_TASK_JSON });
       servers.push(server);
       return [mode, server];
     };
@@ -69,7 +61,7 @@ export const bench: BenchFunction = async ({ durationSeconds, log }) => {
       const base = `http://127.0.0.1:${server.info.port}/ga4gh/tes/v1/tasks`;
       return {
         getTask: { url: `${base}/${server.info.taskId}?view=BASIC` },
-        createTask: { url: base, method: "POST" as const, headers: { "content-type": "application/json" }, body: TASK },
+        createTask: { url: base, method: "POST" as const, headers: { "content-type": "application/json" }, body: BENCH_TASK_JSON },
       };
     };
     // Every code path compiled (JIT) before any round counts: the first round would pay for it.

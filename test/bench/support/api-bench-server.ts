@@ -14,6 +14,8 @@ import { BullMqTaskQueue } from "../../../src/queue/bullmq-task-queue.js";
 import { redisAddressFromUrl } from "../../../src/redis/redis-address.js";
 import { startTestServer } from "../../support/tes-test-server.js";
 import { removeQueues, TEST_REDIS_URL, uniquePrefix } from "../../worker-support/harness.js";
+import { serveUntilStopped } from "./bench-server-process.js";
+import { createBenchTask } from "./bench-task.js";
 import { echoBinding } from "./echo-service.js";
 
 const dir = await mkdtemp(join(tmpdir(), "tes-api-bench-"));
@@ -26,35 +28,15 @@ const server = await startTestServer({
   extraServices: [echoBinding],
   env: { MAX_CONCURRENT_STREAMS: "1000" },
 });
-const created = await fetch(`${server.baseUrl}/ga4gh/tes/v1/tasks`, {
-  method: "POST",
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify({
-    name: "bench-task",
-    inputs: [{ path: "/in/a.txt", url: "file:///data/a.txt" }],
-    outputs: [{ path: "/out/b.txt", url: "file:///data/b.txt" }],
-    executors: [{ image: "alpine", command: ["sh", "-c", "cat /in/a.txt > /out/b.txt"] }],
-    resources: { cpu_cores: 1, ram_gb: 1 },
-    tags: { project: "bench" },
-  }),
-});
-const { id } = (await created.json()) as { id: string };
-process.stdout.write(`${JSON.stringify({ port: server.port, taskId: id })}\n`);
+const taskId = await createBenchTask(server.baseUrl);
 
 process.on("message", (message) => {
   if (message === "cpu") process.send?.({ cpu: process.cpuUsage() });
 });
 
-let stopping = false;
-async function stop(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
+serveUntilStopped({ port: server.port, taskId }, async () => {
   await server.close();
   await taskQueue.close();
   await removeQueues(redis, prefix);
   await rm(dir, { recursive: true, force: true });
-  process.exit(0);
-}
-process.on("SIGTERM", () => void stop());
-process.stdin.on("end", () => void stop());
-process.stdin.resume();
+});

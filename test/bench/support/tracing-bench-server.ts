@@ -20,6 +20,8 @@ import { BullMqTaskQueue } from "../../../src/queue/bullmq-task-queue.js";
 import { redisAddressFromUrl } from "../../../src/redis/redis-address.js";
 import { startTelemetry, type Telemetry } from "../../../src/telemetry/telemetry.js";
 import { startTestServer } from "../../support/tes-test-server.js";
+import { serveUntilStopped } from "./bench-server-process.js";
+import { createBenchTask } from "./bench-task.js";
 
 const mode = process.env.BENCH_TRACING;
 if (mode !== "on" && mode !== "off") throw new Error(`BENCH_TRACING must be on or off, got "${mode}"`);
@@ -50,25 +52,11 @@ const server = await startTestServer({
   taskQueue: queue,
   env: { MAX_CONCURRENT_STREAMS: "1000" },
 });
-const created = await fetch(`${server.baseUrl}/ga4gh/tes/v1/tasks`, {
-  method: "POST",
-  headers: { "content-type": "application/json" },
-  body: process.env.BENCH_TASK,
-});
-if (!created.ok) throw new Error(`creating the bench task failed: HTTP ${created.status}`);
-const { id } = (await created.json()) as { id: string };
-process.stdout.write(`${JSON.stringify({ port: server.port, taskId: id })}\n`);
+const taskId = await createBenchTask(server.baseUrl, { body: process.env.BENCH_TASK });
 
-let stopping = false;
-async function stop(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
+serveUntilStopped({ port: server.port, taskId }, async () => {
   await server.close();
   await queue.close();
   await telemetry?.shutdown();
   await rm(dir, { recursive: true, force: true });
-  process.exit(0);
-}
-process.on("SIGTERM", () => void stop());
-process.stdin.on("end", () => void stop());
-process.stdin.resume();
+});
