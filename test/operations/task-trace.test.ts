@@ -8,8 +8,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@o
 import { pino } from "pino";
 import { startApp, type RunningApp } from "../../src/app.js";
 import { localServerEnv } from "../support/local-server-env.js";
-
-const TERMINAL = ["COMPLETE", "EXECUTOR_ERROR", "SYSTEM_ERROR", "CANCELED", "PREEMPTED"];
+import { waitForTaskState } from "./task-state-wait.js";
 
 /**
  * What an operator sees of one task's life in the traces (Application Insights: one end-to-end
@@ -53,17 +52,6 @@ describe("a task's trace, from the API call to its end through the poll cycle, a
     return ((await created.json()) as { id: string }).id;
   };
 
-  const waitFor = async (id: string, wanted: string): Promise<void> => {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const { state } = (await (await fetch(`${baseUrl}/ga4gh/tes/v1/tasks/${id}`)).json()) as { state: string };
-      if (state === wanted) return;
-      assert.ok(!TERMINAL.includes(state), `the task ended ${state}, not ${wanted}`);
-      assert.ok(Date.now() < deadline, `the task is ${wanted} within 60 s (still ${state})`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
-
   /** Spans end after the answer that their work made visible: wait until `check` holds. */
   const eventually = async (what: string, check: () => boolean): Promise<void> => {
     const deadline = Date.now() + 10_000;
@@ -84,7 +72,7 @@ describe("a task's trace, from the API call to its end through the poll cycle, a
   test("a task ending through the poll cycle: its state changes are spans of its own trace, under CreateTask; the bulk poll and release link to it", async () => {
     const { traceId, traceparent } = newTrace();
     const id = await create(traceparent, ["sh", "-c", "echo traced"]);
-    await waitFor(id, "COMPLETE");
+    await waitForTaskState(baseUrl, id, "COMPLETE");
     await eventually("the COMPLETE change's span ends", () =>
       inTrace(traceId).some((span) => span.name === "poll update" && span.attributes["tes.task.to"] === "COMPLETE"),
     );
@@ -119,12 +107,12 @@ describe("a task's trace, from the API call to its end through the poll cycle, a
   test("a CancelTask's trace spans the API call, the queue, the cancel job and the backend cancel; the job links to the task's own trace", async () => {
     const task = newTrace();
     const id = await create(task.traceparent, ["sleep", "60"]);
-    await waitFor(id, "RUNNING");
+    await waitForTaskState(baseUrl, id, "RUNNING");
 
     const cancel = newTrace();
     const canceled = await fetch(`${baseUrl}/ga4gh/tes/v1/tasks/${id}:cancel`, { method: "POST", headers: { traceparent: cancel.traceparent } });
     assert.equal(canceled.status, 200);
-    await waitFor(id, "CANCELED");
+    await waitForTaskState(baseUrl, id, "CANCELED");
     await eventually("the cancel job's span ends", () => inTrace(cancel.traceId).some((span) => span.name === "cancel process"));
 
     const trace = inTrace(cancel.traceId);

@@ -9,8 +9,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-tr
 import { pino } from "pino";
 import { startApp, type RunningApp } from "../../src/app.js";
 import { localServerEnv } from "../support/local-server-env.js";
-
-const TERMINAL = ["COMPLETE", "EXECUTOR_ERROR", "SYSTEM_ERROR", "CANCELED", "PREEMPTED"];
+import { TERMINAL_STATES, waitForTaskState } from "./task-state-wait.js";
 
 /** The sum of a counter's points whose attributes include `match`. */
 function total(collected: ResourceMetrics[], name: string, match: Record<string, string> = {}): number {
@@ -65,22 +64,11 @@ describe("OpenTelemetry: one trace from the API call to the backend; metrics tha
     const deadline = Date.now() + 60_000;
     for (;;) {
       const { state } = (await (await fetch(`${baseUrl}/ga4gh/tes/v1/tasks/${id}`)).json()) as { state: string };
-      if (TERMINAL.includes(state)) {
+      if (TERMINAL_STATES.includes(state)) {
         assert.equal(state, "COMPLETE");
         return id;
       }
       assert.ok(Date.now() < deadline, "the task ends within 60 s");
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
-
-  const waitForState = async (id: string, wanted: string): Promise<void> => {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const { state } = (await (await fetch(`${baseUrl}/ga4gh/tes/v1/tasks/${id}`)).json()) as { state: string };
-      if (state === wanted) return;
-      assert.ok(!TERMINAL.includes(state), `the task ended ${state}, not ${wanted}`);
-      assert.ok(Date.now() < deadline, `the task is ${wanted} within 60 s (still ${state})`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   };
@@ -104,11 +92,11 @@ describe("OpenTelemetry: one trace from the API call to the backend; metrics tha
     });
     assert.equal(created.status, 200);
     const { id } = (await created.json()) as { id: string };
-    await waitForState(id, "RUNNING");
+    await waitForTaskState(baseUrl, id, "RUNNING");
     assert.deepEqual(await tasksByState(), { QUEUED: 0, INITIALIZING: 0, RUNNING: 1, CANCELING: 0 });
 
     assert.equal((await fetch(`${baseUrl}/ga4gh/tes/v1/tasks/${id}:cancel`, { method: "POST" })).status, 200);
-    await waitForState(id, "CANCELED");
+    await waitForTaskState(baseUrl, id, "CANCELED");
     assert.deepEqual(await tasksByState(), { QUEUED: 0, INITIALIZING: 0, RUNNING: 0, CANCELING: 0 });
   });
 
