@@ -1,5 +1,5 @@
 import { it } from "node:test";
-import { providerFor, rejectsWithKind, type RemoteFixture } from "./remote-provider-contract.js";
+import { rejectsWithKind, withProvider, type RemoteFixture } from "./remote-provider-contract.js";
 
 /**
  * What a store with real directories (SFTP, FTPS) does beyond the remote provider contract: it
@@ -8,14 +8,11 @@ import { providerFor, rejectsWithKind, type RemoteFixture } from "./remote-provi
 export function itListsAMissingDirectoryAsNotFound(fixture: () => RemoteFixture): void {
   it("lists a missing directory as not-found", async () => {
     const f = fixture();
-    const provider = providerFor(f.scheme, f.env);
-    try {
+    await withProvider(f.scheme, f.env, async (provider) => {
       const listing = (async () => {
         for await (const _ of provider.list(f.newDirectoryUrl(), {})) void _;
       })();
       await rejectsWithKind(listing, "not-found");
-    } finally {
-      await provider.close?.();
-    }
+    });
   });
 }

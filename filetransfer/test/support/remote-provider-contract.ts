@@ -4,7 +4,7 @@ import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { describe, it } from "node:test";
 import { ProviderError } from "../../src/provider-error.js";
-import { providerFor } from "./provider-for.js";
+import { providerFor, withProvider } from "./provider-for.js";
 import type { StorageProvider } from "../../src/storage-provider.js";
 
 /**
@@ -25,7 +25,7 @@ export interface RemoteFixture {
   fetch(url: URL): Promise<Buffer | undefined>;
 }
 
-export { providerFor };
+export { providerFor, withProvider };
 
 export function child(directory: URL, relativePath: string): URL {
   const url = new URL(directory.href);
@@ -85,8 +85,7 @@ export function describeRemoteProviderContract(name: string, fixture: () => Remo
   describe(`${name} provider contract`, () => {
     it("reads an object stored by someone else, whole and from an offset", async () => {
       const f = fixture();
-      const provider = providerFor(f.scheme, f.env);
-      try {
+      await withProvider(f.scheme, f.env, async (provider) => {
         const url = child(f.newDirectoryUrl(), "inputs/hello.txt");
         await f.seed(url, Buffer.from("hello, remote world\n"));
         const info = await provider.stat(url, {});
@@ -101,41 +100,32 @@ export function describeRemoteProviderContract(name: string, fixture: () => Remo
         assert.equal(tail.data.toString(), "remote world\n");
         assert.equal(tail.resumed, true);
         assert.equal(tail.size, 20, "size is the whole object's, also from an offset");
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     it("writes an object, creating the parent directories, from a stream", async () => {
       const f = fixture();
-      const provider = providerFor(f.scheme, f.env);
-      try {
+      await withProvider(f.scheme, f.env, async (provider) => {
         const url = child(f.newDirectoryUrl(), "outputs/deep/er/result.bin");
         const data = randomBytes(300 * 1024 + 7);
         await provider.write(url, Readable.from(chunks(data, 64 * 1024)), { size: data.length });
         assert.deepEqual(await f.fetch(url), data);
         assert.equal((await provider.stat(url, {}))?.size, data.length);
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     it("writes an empty object", async () => {
       const f = fixture();
-      const provider = providerFor(f.scheme, f.env);
-      try {
+      await withProvider(f.scheme, f.env, async (provider) => {
         const url = child(f.newDirectoryUrl(), "empty.txt");
         await provider.write(url, Readable.from([]), { size: 0 });
         assert.deepEqual(await f.fetch(url), Buffer.alloc(0));
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     it("lists every object under a directory with its relative path and size, and reads each back", async () => {
       const f = fixture();
-      const provider = providerFor(f.scheme, f.env);
-      try {
+      await withProvider(f.scheme, f.env, async (provider) => {
         const dir = f.newDirectoryUrl();
         const files: Record<string, Buffer> = {
           "a.txt": Buffer.from("alpha"),
@@ -154,15 +144,12 @@ export function describeRemoteProviderContract(name: string, fixture: () => Remo
             .map(([path, data]) => [path, data.length]),
         );
         for (const entry of listed) assert.deepEqual((await readAll(provider, entry.url)).data, files[entry.relativePath]);
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     it("writes the files a wildcard output matched, each under its path without the prefix, and lists them", async () => {
       const f = fixture();
-      const provider = providerFor(f.scheme, f.env);
-      try {
+      await withProvider(f.scheme, f.env, async (provider) => {
         // What the engine does for an output path "/outputs/*.vcf" with path_prefix "/outputs/".
         const dir = child(f.newDirectoryUrl(), "wildcard");
         const matched: Record<string, Buffer> = { "s1.vcf": randomBytes(1000), "s2.vcf": randomBytes(2000), "nested/s3.vcf": randomBytes(10) };
@@ -176,42 +163,29 @@ export function describeRemoteProviderContract(name: string, fixture: () => Remo
           ["s1.vcf", 1000],
           ["s2.vcf", 2000],
         ]);
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     it("tells a missing object apart: stat gives undefined, read fails as not-found naming the URL", async () => {
       const f = fixture();
-      const provider = providerFor(f.scheme, f.env);
-      try {
+      await withProvider(f.scheme, f.env, async (provider) => {
         const url = child(f.newDirectoryUrl(), "no/such/object.txt");
         assert.equal(await provider.stat(url, {}), undefined);
         const error = await rejectsWithKind(provider.read(url, {}), "not-found");
         assert.match(error.message, new RegExp(escapeRegExp(url.pathname.split("/").pop() as string)));
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     it("refuses wrong credentials as access-denied, without printing them", async () => {
       const f = fixture();
-      const good = providerFor(f.scheme, f.env);
       const url = child(f.newDirectoryUrl(), "secret.txt");
-      try {
-        await f.seed(url, Buffer.from("top secret"));
-      } finally {
-        await good.close?.();
-      }
-      const provider = providerFor(f.scheme, f.badCredentials.env);
-      try {
+      await f.seed(url, Buffer.from("top secret"));
+      await withProvider(f.scheme, f.badCredentials.env, async (provider) => {
         const error = await rejectsWithKind(readAll(provider, url), "access-denied");
         assert.ok(!error.message.includes(f.badCredentials.secret), `the secret leaked: ${error.message}`);
         const writeError = await rejectsWithKind(provider.write(child(url, "../written.txt"), Readable.from([Buffer.from("x")]), { size: 1 }), "access-denied");
         assert.ok(!writeError.message.includes(f.badCredentials.secret));
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
   });
 }
