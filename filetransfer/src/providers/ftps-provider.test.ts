@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { FTP_TEST_USER, startFtpsServer, type FtpsServer } from "../../test/support/ftps-server.js";
 import { assertLargeRoundTrip } from "../../test/support/large-transfer.js";
-import { assertWriteCut, chunks, describeRemoteProviderContract, providerFor, readAll, readUntilCut, rejectsWithKind, type RemoteFixture } from "../../test/support/remote-provider-contract.js";
+import { assertWriteCut, chunks, describeRemoteProviderContract, readAll, readUntilCut, rejectsWithKind, withProvider, type RemoteFixture } from "../../test/support/remote-provider-contract.js";
 import { itListsAMissingDirectoryAsNotFound } from "../../test/support/directory-store-contract.js";
 import { describeEngineTransfers } from "../../test/support/remote-engine-transfers.js";
 import { execFileSync } from "node:child_process";
@@ -63,31 +63,24 @@ describe("FTPS against vsftpd", () => {
   describe("FTPS provider against vsftpd", () => {
     it("refuses a server certificate it does not trust", async () => {
       const { FILETRANSFER_FTPS_CA_FILE: _ca, ...withoutCa } = server.env;
-      const provider = providerFor("ftps", withoutCa);
-      try {
+      await withProvider("ftps", withoutCa, async (provider) => {
         const error = await rejectsWithKind(provider.stat(new URL(`${server.url}/x`), {}), "access-denied");
         assert.match(error.message, /certificate/);
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     it("accepts any certificate when told to (FILETRANSFER_FTPS_INSECURE_TLS)", async () => {
       const { FILETRANSFER_FTPS_CA_FILE: _ca, ...withoutCa } = server.env;
-      const provider = providerFor("ftps", { ...withoutCa, FILETRANSFER_FTPS_INSECURE_TLS: "true" });
-      try {
+      await withProvider("ftps", { ...withoutCa, FILETRANSFER_FTPS_INSECURE_TLS: "true" }, async (provider) => {
         assert.equal(await provider.stat(new URL(`${server.url}/${randomUUID()}`), {}), undefined);
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     it("takes the credentials from the URL's user info and never prints the password", async () => {
       const url = new URL(`${server.url}/${randomUUID()}/from-url.txt`);
       seedFile(join(server.root, url.pathname), Buffer.from("via URL credentials"));
       const { FILETRANSFER_FTPS_USERNAME: _u, FILETRANSFER_FTPS_PASSWORD: _p, ...noCredentials } = server.env;
-      const provider = providerFor("ftps", noCredentials);
-      try {
+      await withProvider("ftps", noCredentials, async (provider) => {
         const withUser = new URL(url.href);
         withUser.username = server.credentials.username;
         withUser.password = server.credentials.password;
@@ -95,9 +88,7 @@ describe("FTPS against vsftpd", () => {
         withUser.password = "wrong-password-in-url";
         const error = await rejectsWithKind(readAll(provider, withUser), "access-denied");
         assert.ok(!error.message.includes("wrong-password-in-url"), error.message);
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     itListsAMissingDirectoryAsNotFound(fixture);
@@ -106,8 +97,7 @@ describe("FTPS against vsftpd", () => {
       const data = randomBytes(8 * 1024 * 1024);
       const url = new URL(`${server.url}/${randomUUID()}/cut.bin`);
       seedFile(join(server.root, url.pathname), data);
-      const provider = providerFor("ftps", server.env);
-      try {
+      await withProvider("ftps", server.env, async (provider) => {
         const got = await readUntilCut((await provider.read(url, {})).body, data.length, (receivedBytes, chunk) => {
           // The server's session processes die, as they would when the network between us fails.
           if (receivedBytes >= 1024 * 1024 && receivedBytes - chunk.length < 1024 * 1024) server.dropSessions();
@@ -115,16 +105,13 @@ describe("FTPS against vsftpd", () => {
         const rest = await readAll(provider, url, got.length);
         assert.equal(rest.resumed, true);
         assert.ok(Buffer.concat([got, rest.data]).equals(data), "the resumed bytes complete the file exactly");
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     it("fails an upload cut mid-transfer as retryable, and the retry stores the whole file", async () => {
       const data = randomBytes(8 * 1024 * 1024);
       const url = new URL(`${server.url}/${randomUUID()}/up.bin`);
-      const provider = providerFor("ftps", server.env);
-      try {
+      await withProvider("ftps", server.env, async (provider) => {
         let sent = 0;
         const source = Readable.from(chunks(data, 64 * 1024)).on("data", (chunk: Buffer) => {
           sent += chunk.length;
@@ -133,9 +120,7 @@ describe("FTPS against vsftpd", () => {
         await assertWriteCut(provider.write(url, source, { size: data.length }));
         await provider.write(url, Readable.from(chunks(data, 64 * 1024)), { size: data.length });
         assert.ok(readFileSync(join(server.root, url.pathname)).equals(data));
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     it("moves 1 GiB up and down with a small, fixed memory footprint", { timeout: 300_000 }, async () => {

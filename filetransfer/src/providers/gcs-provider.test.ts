@@ -9,7 +9,7 @@ import { runTransfers } from "../index.js";
 import { startCuttingProxy } from "../../test/support/cutting-proxy.js";
 import { startGcsServer, type GcsServer } from "../../test/support/gcs-server.js";
 import { assertLargeRoundTrip } from "../../test/support/large-transfer.js";
-import { assertWriteCut, chunks, describeRemoteProviderContract, providerFor, readAll, rejectsWithKind, type RemoteFixture } from "../../test/support/remote-provider-contract.js";
+import { assertWriteCut, chunks, describeRemoteProviderContract, providerFor, readAll, rejectsWithKind, withProvider, type RemoteFixture } from "../../test/support/remote-provider-contract.js";
 import { describeEngineTransfers } from "../../test/support/remote-engine-transfers.js";
 
 const GiB = 1024 * 1024 * 1024;
@@ -67,25 +67,19 @@ describe("GCS against the GCS JSON API test server", () => {
     });
 
     it("tells a missing bucket apart as not-found", async () => {
-      const provider = providerFor("gs", server.env);
-      try {
+      await withProvider("gs", server.env, async (provider) => {
         await rejectsWithKind(provider.read(new URL(`gs://no-such-bucket-${randomUUID().slice(0, 8)}/x.txt`), {}), "not-found");
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     it("stores a large object through a resumable session, checked against its MD5", async () => {
-      const provider = providerFor("gs", server.env);
-      try {
+      await withProvider("gs", server.env, async (provider) => {
         const url = new URL(`gs://${BUCKET}/${randomUUID()}/resumable.bin`);
         const data = randomBytes(12 * MiB + 5);
         await provider.write(url, Readable.from(chunks(data, 256 * 1024)), { size: data.length });
         assert.deepEqual(server.getObject(BUCKET, nameOf(url)), data);
         assert.equal((await provider.stat(url, {}))?.size, data.length);
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     it("completes a download cut mid-transfer: the engine notices the stall and resumes with a Range request", async () => {

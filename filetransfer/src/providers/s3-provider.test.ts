@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { startCuttingProxy } from "../../test/support/cutting-proxy.js";
 import { assertLargeRoundTrip } from "../../test/support/large-transfer.js";
-import { assertWriteCut, chunks, describeRemoteProviderContract, providerFor, readAll, readUntilCut, rejectsWithKind, type RemoteFixture } from "../../test/support/remote-provider-contract.js";
+import { assertWriteCut, chunks, describeRemoteProviderContract, providerFor, readAll, readUntilCut, rejectsWithKind, withProvider, type RemoteFixture } from "../../test/support/remote-provider-contract.js";
 import { describeEngineTransfers } from "../../test/support/remote-engine-transfers.js";
 import { startS3Server, type S3Server } from "../../test/support/s3-server.js";
 
@@ -75,17 +75,13 @@ describe("S3 against s3rver", () => {
       const url = new URL(`s3://${server.bucket}/${randomUUID()}/public.txt`);
       await seed(url, Buffer.from("anyone may read this"));
       const { AWS_ACCESS_KEY_ID: _id, AWS_SECRET_ACCESS_KEY: _secret, ...anonymous } = server.env;
-      const provider = providerFor("s3", { ...anonymous, HOME: "/nonexistent" });
-      try {
+      await withProvider("s3", { ...anonymous, HOME: "/nonexistent" }, async (provider) => {
         assert.equal((await readAll(provider, url)).data.toString(), "anyone may read this");
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     it("reports the stored MD5 of a single-part object, and stores a multipart one in order", async () => {
-      const provider = providerFor("s3", { ...server.env, FILETRANSFER_S3_PART_SIZE_BYTES: String(5 * MiB) });
-      try {
+      await withProvider("s3", { ...server.env, FILETRANSFER_S3_PART_SIZE_BYTES: String(5 * MiB) }, async (provider) => {
         const small = new URL(`s3://${server.bucket}/${randomUUID()}/small.bin`);
         const smallData = randomBytes(1000);
         await provider.write(small, Readable.from([smallData]), { size: smallData.length, md5: createHash("md5").update(smallData).digest() });
@@ -100,9 +96,7 @@ describe("S3 against s3rver", () => {
         // S3 gives a multipart object an ETag "<md5 of part md5s>-<parts>", which is no MD5 and is
         // ignored; s3rver gives the whole object's MD5. Either way no wrong MD5 may come out.
         if (info?.md5) assert.deepEqual(info.md5, createHash("md5").update(largeData).digest());
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     it("sends the MD5 it is given as Content-MD5, so the store can refuse a corrupted body", async () => {
@@ -129,12 +123,9 @@ describe("S3 against s3rver", () => {
     });
 
     it("tells a missing bucket apart as not-found", async () => {
-      const provider = providerFor("s3", server.env);
-      try {
+      await withProvider("s3", server.env, async (provider) => {
         await rejectsWithKind(provider.read(new URL(`s3://no-such-bucket-${randomUUID().slice(0, 8)}/x.txt`), {}), "not-found");
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     it("resumes a download cut mid-transfer with a Range request", async () => {

@@ -8,7 +8,7 @@ import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { startCuttingProxy } from "../../test/support/cutting-proxy.js";
 import { assertLargeRoundTrip } from "../../test/support/large-transfer.js";
-import { assertWriteCut, chunks, describeRemoteProviderContract, providerFor, readAll, readUntilCut, rejectsWithKind, type RemoteFixture } from "../../test/support/remote-provider-contract.js";
+import { assertWriteCut, chunks, describeRemoteProviderContract, providerFor, readAll, readUntilCut, rejectsWithKind, withProvider, type RemoteFixture } from "../../test/support/remote-provider-contract.js";
 import { itListsAMissingDirectoryAsNotFound } from "../../test/support/directory-store-contract.js";
 import { describeEngineTransfers } from "../../test/support/remote-engine-transfers.js";
 import { startSshServer, type SshServer } from "../../test/support/sshd-server.js";
@@ -63,22 +63,16 @@ describe("SFTP against OpenSSH sshd", () => {
     it("refuses a server whose host key is not in known_hosts, naming the file", async () => {
       const knownHosts = join(scratch, "empty_known_hosts");
       writeFileSync(knownHosts, "");
-      const provider = providerFor("sftp", { ...server.env, FILETRANSFER_SFTP_KNOWN_HOSTS_FILE: knownHosts });
-      try {
+      await withProvider("sftp", { ...server.env, FILETRANSFER_SFTP_KNOWN_HOSTS_FILE: knownHosts }, async (provider) => {
         const error = await rejectsWithKind(provider.stat(new URL(`${server.url}/x`), {}), "access-denied");
         assert.match(error.message, /host key is not in .*empty_known_hosts/);
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     it("accepts any host key when host key checking is off", async () => {
-      const provider = providerFor("sftp", { ...server.env, FILETRANSFER_SFTP_KNOWN_HOSTS_FILE: "", HOME: scratch, FILETRANSFER_SFTP_HOST_KEY_CHECKING: "off" });
-      try {
+      await withProvider("sftp", { ...server.env, FILETRANSFER_SFTP_KNOWN_HOSTS_FILE: "", HOME: scratch, FILETRANSFER_SFTP_HOST_KEY_CHECKING: "off" }, async (provider) => {
         assert.equal(await provider.stat(new URL(`${server.url}/${randomUUID()}`), {}), undefined);
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     itListsAMissingDirectoryAsNotFound(fixture);
@@ -90,17 +84,14 @@ describe("SFTP against OpenSSH sshd", () => {
       symlinkSync("a.txt", join(tree, "link.txt"));
       symlinkSync("..", join(tree, "sub", "up"));
       symlinkSync("missing.txt", join(tree, "dangling.txt"));
-      const provider = providerFor("sftp", server.env);
-      try {
+      await withProvider("sftp", server.env, async (provider) => {
         const listed = [];
         for await (const entry of provider.list(new URL(`sftp://root@127.0.0.1:${server.port}${tree}`), {})) listed.push([entry.relativePath, entry.size]);
         assert.deepEqual(listed, [
           ["a.txt", 5],
           ["link.txt", 5],
         ]);
-      } finally {
-        await provider.close?.();
-      }
+      });
     });
 
     it("resumes a download cut mid-transfer from the byte it reached, on a new connection", async () => {
