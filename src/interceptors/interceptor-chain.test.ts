@@ -29,7 +29,7 @@ test("an in-process call's handler gets the call's signal, headers and values, a
     url: "http://127.0.0.1/ga4gh/tes/v1/service-info",
     requestHeader: new Headers({ "x-client": "c" }),
     contextValues: createContextValues(),
-    signal: abort.signal,
+    signal: () => abort.signal,
     interceptors: [interceptor],
   });
   assert.ok(seen);
@@ -48,4 +48,25 @@ test("an in-process call's handler gets the call's signal, headers and values, a
   assert.equal(seen.signal.aborted, false);
   abort.abort(new Error("the client went away"));
   assert.equal(seen.signal.aborted, true, "the handler hears when the call is abandoned");
+});
+
+test("the call's signal is asked for only when something reads it", async () => {
+  let made = 0;
+  const call = (impl: (context: HandlerContext) => unknown) =>
+    invokeUnary({
+      method: TaskService.method.getServiceInfo,
+      impl: (_request, context) => impl(context),
+      input: create(GetServiceInfoRequestSchema),
+      protocolName: "rest",
+      requestMethod: "GET",
+      url: "http://127.0.0.1/ga4gh/tes/v1/service-info",
+      requestHeader: new Headers(),
+      contextValues: createContextValues(),
+      signal: () => (made++, new AbortController().signal),
+      interceptors: [],
+    });
+  await call(() => ({}));
+  assert.equal(made, 0, "a handler that never looks makes none");
+  await call((context) => ({ name: String(context.signal.aborted) }));
+  assert.equal(made, 1);
 });

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { invokeUnary, type UnaryImplFn } from "../interceptors/interceptor-chain.js";
 import { contextValuesFor } from "../interceptors/wire-protocol.js";
+import { clientGoneSignal } from "./client-gone-signal.js";
 import { RouteTable, routesOf } from "./http-routes.js";
 import { readTesJson } from "./json-reader.js";
 import { tesJsonBody } from "./json-writer.js";
@@ -87,10 +88,7 @@ export function createRestHandler(options: RestHandlerOptions): (req: RestReques
     if (impl === undefined) {
       throw new ConnectError(`${route.method.parent.typeName}.${route.method.name} is not implemented`, Code.Unimplemented);
     }
-    const abort = new AbortController();
-    res.once("close", () => {
-      if (!res.writableFinished) abort.abort(new ConnectError("the client went away", Code.Canceled));
-    });
+    const signal = clientGoneSignal(res);
     const result = await invokeUnary({
       method: route.method,
       impl,
@@ -100,7 +98,7 @@ export function createRestHandler(options: RestHandlerOptions): (req: RestReques
       url: absoluteUrl(req, url),
       requestHeader: requestHeaders(req),
       contextValues: contextValuesFor("rest"),
-      signal: abort.signal,
+      signal,
       interceptors: options.interceptors,
     });
     const json = tesJsonBody(route.method.output, result.message);
