@@ -38,6 +38,7 @@ export interface WorkerPool {
 }
 
 const POLL_SCHEDULER = "poll";
+const SWEEP_SCHEDULER = "sweep";
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -62,7 +63,6 @@ async function forEachTask(job: Job, logger: Logger, run: (taskId: string) => Pr
   if (failures.length === 1 && tasks.length === 1) throw failures[0];
   if (failures.length > 0) throw new AggregateError(failures, `${failures.length} of the job's ${tasks.length} tasks failed: ${String(failures[0])}`);
 }
-const SWEEP_SCHEDULER = "sweep";
 
 /**
  * Starts one worker process's share of the pool: submit and cancel jobs, WORKER_CONCURRENCY at
