@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 
 /**
  * What moving 1 GiB may add to the resident memory of an idle run: buffers and GC slack, never the
- * file (an eighth of it at most). Not tighter: freed Buffers leave RSS when V8 gets to them, and at
- * 150+ MiB/s that slack alone has reached 95 MiB over a 1 MiB pipeline (SFTP upload, seen in a CI run).
+ * file (a quarter of it at most). Not tighter: what the providers hold is small (SFTP's pipeline is
+ * 16 requests of 64 KiB), but the Buffers they drop stay in RSS until V8 and its background threads
+ * free them, and how long that takes depends on how busy the machine is. Growth is usually 40 to
+ * 65 MiB here; an SFTP upload has grown 95 MiB and once 202 MiB in CI runs on a shared machine, and
+ * 135 MiB locally even with a full collection forced every 16 MiB moved.
  */
-export const TRANSFER_MEMORY_GROWTH_LIMIT = 128 * 1024 * 1024;
+export const TRANSFER_MEMORY_GROWTH_LIMIT = 256 * 1024 * 1024;
 /** And the whole process, tsx and all, must stay under this. */
-export const TRANSFER_MEMORY_LIMIT = 224 * 1024 * 1024;
+export const TRANSFER_MEMORY_LIMIT = 384 * 1024 * 1024;
 
 export function assertBoundedMemory(baselineBytes: number, peakBytes: number, label: string): void {
   const mib = (n: number): string => `${(n / 2 ** 20).toFixed(0)} MiB`;
