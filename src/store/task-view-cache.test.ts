@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { create, toJson } from "@bufbuild/protobuf";
 import { State, TaskSchema, View, type Task } from "../gen/ga4gh/tes/v1/tes_pb.js";
 import { encodeTask } from "./task-document.js";
-import { TaskViewCache } from "./task-view-cache.js";
+import { MINIMAL_ENTRY_BYTES, TaskViewCache } from "./task-view-cache.js";
 
 function stored(id: string, fields: { state?: State; stdout?: string; name?: string } = {}): { task: Task; document: Uint8Array } {
   const task = create(TaskSchema, {
@@ -82,6 +82,49 @@ describe("TaskViewCache", () => {
     const none = new TaskViewCache(0);
     assert.equal(none.view("a", stored("a").document, View.BASIC).id, "a");
     assert.equal(none.size, 0);
+  });
+
+  test("MINIMAL: one frozen view per state, a new one as soon as the state read differs", () => {
+    const cache = new TaskViewCache(1 << 20);
+    const queued = cache.minimal("a", State.QUEUED);
+    assert.deepEqual(toJson(TaskSchema, queued), { id: "a", state: "QUEUED" });
+    assert.ok(Object.isFrozen(queued));
+    assert.equal(cache.minimal("a", State.QUEUED), queued);
+    const running = cache.minimal("a", State.RUNNING);
+    assert.deepEqual(toJson(TaskSchema, running), { id: "a", state: "RUNNING" });
+    assert.equal(cache.minimal("b", State.RUNNING).id, "b", "another task, another view");
+    assert.equal(cache.heldBytes, 2 * MINIMAL_ENTRY_BYTES);
+  });
+
+  test("MINIMAL and the decoded views of one task live side by side; a changed document is decoded again", () => {
+    const cache = new TaskViewCache(1 << 20);
+    const { document } = stored("a");
+    const minimal = cache.minimal("a", State.RUNNING);
+    const basic = cache.view("a", document, View.BASIC);
+    assert.equal(cache.minimal("a", State.RUNNING), minimal, "kept beside BASIC");
+    assert.equal(cache.view("a", document, View.BASIC), basic);
+    assert.equal(cache.size, 1);
+    assert.equal(cache.heldBytes, document.length);
+    const changed = stored("a", { state: State.COMPLETE }).document;
+    assert.equal(cache.view("a", changed, View.BASIC).state, State.COMPLETE);
+    assert.equal(cache.minimal("a", State.COMPLETE).state, State.COMPLETE);
+    assert.equal(cache.size, 1);
+    assert.equal(cache.heldBytes, changed.length);
+  });
+
+  test("tasks read only as MINIMAL count toward the limit and leave least recently used first; a limit of 0 keeps none", () => {
+    const cache = new TaskViewCache(2 * MINIMAL_ENTRY_BYTES);
+    const first = cache.minimal("task-0", State.QUEUED);
+    cache.minimal("task-1", State.QUEUED);
+    cache.minimal("task-0", State.QUEUED);
+    cache.minimal("task-2", State.QUEUED);
+    assert.equal(cache.size, 2);
+    assert.equal(cache.heldBytes, 2 * MINIMAL_ENTRY_BYTES);
+    assert.equal(cache.minimal("task-0", State.QUEUED), first, "task-0 stayed: task-1 was the least recently used");
+    const none = new TaskViewCache(0);
+    assert.equal(none.minimal("a", State.QUEUED).state, State.QUEUED);
+    assert.equal(none.size, 0);
+    assert.equal(none.heldBytes, 0);
   });
 
   test("refuses a limit that is not a whole number of bytes", () => {

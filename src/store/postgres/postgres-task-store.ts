@@ -7,7 +7,7 @@ import { pendingMigrations } from "../migration.js";
 import { explainMissedUpdate, type VersionAndState } from "../missed-update.js";
 import { decodePageToken } from "../page-token.js";
 import { TaskExistsError } from "../store-errors.js";
-import { decodeTask, encodeTask, minimalTask } from "../task-document.js";
+import { decodeTask, encodeTask } from "../task-document.js";
 import { TERMINAL_STATES } from "../task-states.js";
 import { TaskViewCache } from "../task-view-cache.js";
 import type { FollowedTask, ListQuery, Scope, TaskChange, TaskPage, TaskRecord, TaskStore } from "../task-store.js";
@@ -286,7 +286,7 @@ export class PostgresTaskStore implements TaskStore {
     const result = await this.pool.query<{ value: State | Buffer }>({ ...sql, values: scope.all ? [id] : [id, scope.owner] });
     const value = result.rows[0]?.value;
     if (value === undefined) return undefined;
-    if (minimal) return minimalTask(id, value as State);
+    if (minimal) return this.views.minimal(id, value as State);
     return this.views.view(id, value as Buffer, view === View.FULL ? View.FULL : View.BASIC);
   }
 

@@ -9,7 +9,7 @@ import { pendingMigrations } from "../migration.js";
 import { explainMissedUpdate, type VersionAndState } from "../missed-update.js";
 import { decodePageToken } from "../page-token.js";
 import { TaskExistsError } from "../store-errors.js";
-import { decodeTask, encodeTask, minimalTask } from "../task-document.js";
+import { decodeTask, encodeTask } from "../task-document.js";
 import { TERMINAL_STATES } from "../task-states.js";
 import { TaskViewCache } from "../task-view-cache.js";
 import type { FollowedTask, ListQuery, Scope, TaskChange, TaskPage, TaskRecord, TaskStore } from "../task-store.js";
@@ -201,7 +201,7 @@ export class SqliteTaskStore implements TaskStore {
     const statement = this.statement(sql).pluck();
     const value = (scope.all ? statement.get(id) : statement.get(id, scope.owner)) as State | Buffer | undefined;
     if (value === undefined) return undefined;
-    if (minimal) return minimalTask(id, value as State);
+    if (minimal) return this.views.minimal(id, value as State);
     return this.views.view(id, value as Buffer, view === View.FULL ? View.FULL : View.BASIC);
   }
 
