@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { create, toJson } from "@bufbuild/protobuf";
 import { State, TaskSchema, View, type Task } from "../gen/ga4gh/tes/v1/tes_pb.js";
 import { encodeTask } from "./task-document.js";
-import { MINIMAL_ENTRY_BYTES, TaskViewCache } from "./task-view-cache.js";
+import { MINIMAL_ENTRY_BYTES, TaskViewCache, type StoredView } from "./task-view-cache.js";
 
 function stored(id: string, fields: { state?: State; stdout?: string; name?: string } = {}): { task: Task; document: Uint8Array } {
   const task = create(TaskSchema, {
@@ -18,69 +18,119 @@ function stored(id: string, fields: { state?: State; stdout?: string; name?: str
   return { task, document: Uint8Array.from(encodeTask(task)) };
 }
 
+/** A stored row as a store reads it: the document left out when its version is the held one; counts document reads. */
+class Row {
+  documentReads = 0;
+  constructor(
+    public version: number,
+    public document: Uint8Array,
+  ) {}
+
+  read = (heldVersion: number): StoredView => {
+    if (heldVersion === this.version) return { version: this.version, document: null };
+    this.documentReads += 1;
+    return { version: this.version, document: Uint8Array.from(this.document) };
+  };
+
+  update(document: Uint8Array): void {
+    this.version += 1;
+    this.document = document;
+  }
+}
+
 describe("TaskViewCache", () => {
-  test("decodes a document once: the same stored bytes give the same frozen view", () => {
+  test("decodes a document once, and reads it no more while its version is the stored one", async () => {
     const cache = new TaskViewCache(1 << 20);
     const { task, document } = stored("a");
-    const first = cache.view("a", document, View.FULL);
-    const again = cache.view("a", Uint8Array.from(document), View.FULL);
+    const row = new Row(1, document);
+    const first = await cache.view("a", View.FULL, row.read);
+    const again = await cache.view("a", View.FULL, row.read);
     assert.equal(again, first);
-    assert.deepEqual(toJson(TaskSchema, first), toJson(TaskSchema, task));
-    assert.ok(Object.isFrozen(first) && Object.isFrozen(first.logs[0]?.logs[0]) && Object.isFrozen(first.executors[0]?.command));
+    assert.equal(row.documentReads, 1);
+    assert.deepEqual(toJson(TaskSchema, first as Task), toJson(TaskSchema, task));
+    assert.ok(Object.isFrozen(first) && Object.isFrozen(first?.logs[0]?.logs[0]) && Object.isFrozen(first?.executors[0]?.command));
   });
 
-  test("BASIC drops stdout, input content and system_logs; FULL keeps them", () => {
+  test("BASIC drops stdout, input content and system_logs; FULL keeps them; both come from one read", async () => {
     const cache = new TaskViewCache(1 << 20);
-    const { document } = stored("a");
-    const basic = cache.view("a", document, View.BASIC);
-    const full = cache.view("a", document, View.FULL);
-    assert.equal(basic.logs[0]?.logs[0]?.stdout, "");
-    assert.equal(basic.inputs[0]?.content, "");
-    assert.deepEqual(basic.logs[0]?.systemLogs, []);
-    assert.equal(full.logs[0]?.logs[0]?.stdout, "out");
-    assert.equal(full.inputs[0]?.content, "inline");
+    const row = new Row(1, stored("a").document);
+    const basic = await cache.view("a", View.BASIC, row.read);
+    const full = await cache.view("a", View.FULL, row.read);
+    assert.equal(basic?.logs[0]?.logs[0]?.stdout, "");
+    assert.equal(basic?.inputs[0]?.content, "");
+    assert.deepEqual(basic?.logs[0]?.systemLogs, []);
+    assert.equal(full?.logs[0]?.logs[0]?.stdout, "out");
+    assert.equal(full?.inputs[0]?.content, "inline");
+    assert.equal(row.documentReads, 1, "FULL is decoded from the document held for BASIC");
   });
 
-  test("a changed document (an update) is decoded again: no stale view is ever served", () => {
+  test("a new stored version (an update by any process) is read and decoded again: no stale view is ever served", async () => {
     const cache = new TaskViewCache(1 << 20);
-    const before = cache.view("a", stored("a").document, View.BASIC);
-    const after = cache.view("a", stored("a", { state: State.COMPLETE }).document, View.BASIC);
+    const row = new Row(1, stored("a").document);
+    const before = await cache.view("a", View.BASIC, row.read);
+    row.update(stored("a", { state: State.COMPLETE }).document);
+    const after = await cache.view("a", View.BASIC, row.read);
     assert.notEqual(after, before);
-    assert.equal(after.state, State.COMPLETE);
-    // Same length, other bytes: still a change.
-    const one = stored("a", { stdout: "x1" }).document;
-    const two = stored("a", { stdout: "x2" }).document;
-    assert.equal(one.length, two.length);
-    assert.equal(cache.view("a", one, View.FULL).logs[0]?.logs[0]?.stdout, "x1");
-    assert.equal(cache.view("a", two, View.FULL).logs[0]?.logs[0]?.stdout, "x2");
+    assert.equal(after?.state, State.COMPLETE);
+    assert.equal(row.documentReads, 2);
+    // Same length, other bytes: a change all the same.
+    row.update(stored("a", { stdout: "x1" }).document);
+    assert.equal((await cache.view("a", View.FULL, row.read))?.logs[0]?.logs[0]?.stdout, "x1");
+    row.update(stored("a", { stdout: "x2" }).document);
+    assert.equal((await cache.view("a", View.FULL, row.read))?.logs[0]?.logs[0]?.stdout, "x2");
     assert.equal(cache.size, 1, "one entry per task");
   });
 
-  test("holds at most maxBytes of documents, dropping the least recently used task first", () => {
-    const size = stored("task-0").document.length;
-    const cache = new TaskViewCache(size * 3);
-    const documents = ["task-0", "task-1", "task-2", "task-3"].map((id) => [id, stored(id).document] as const);
-    const views = new Map(documents.slice(0, 3).map(([id, document]) => [id, cache.view(id, document, View.FULL)]));
-    assert.equal(cache.heldBytes, size * 3);
-    // task-0 is read again, so task-1 is now the least recently used.
-    assert.equal(cache.view("task-0", documents[0]![1], View.FULL), views.get("task-0"));
-    cache.view("task-3", documents[3]![1], View.FULL);
-    assert.equal(cache.size, 3);
-    assert.ok(cache.heldBytes <= size * 3);
-    assert.equal(cache.view("task-0", documents[0]![1], View.FULL), views.get("task-0"), "task-0 stayed");
-    assert.equal(cache.view("task-2", documents[2]![1], View.FULL), views.get("task-2"), "task-2 stayed");
-    assert.notEqual(cache.view("task-1", documents[1]![1], View.FULL), views.get("task-1"), "task-1 was dropped and decoded again");
+  test("a task the read does not find is answered undefined and not kept", async () => {
+    const cache = new TaskViewCache(1 << 20);
+    assert.equal(await cache.view("gone", View.BASIC, () => undefined), undefined);
+    assert.equal(cache.size, 0);
   });
 
-  test("a document larger than the limit is answered but not kept; a limit of 0 keeps nothing", () => {
-    const { document } = stored("big", { stdout: "x".repeat(4096) });
+  test("when the held document goes while the read is out, the task is read again with its document", async () => {
+    const cache = new TaskViewCache(stored("a").document.length);
+    const a = new Row(1, stored("a").document);
+    const b = new Row(1, stored("b").document);
+    await cache.view("a", View.BASIC, a.read);
+    const heldVersions: number[] = [];
+    const view = await cache.view("a", View.BASIC, async (heldVersion) => {
+      heldVersions.push(heldVersion);
+      // Another GetTask, answered while this read was out, takes the only room there is.
+      if (heldVersions.length === 1) await cache.view("b", View.BASIC, b.read);
+      return a.read(heldVersion);
+    });
+    assert.equal(view?.id, "a");
+    assert.deepEqual(heldVersions, [1, 0], "asked without the document, then with it");
+  });
+
+  test("holds at most maxBytes of documents, dropping the least recently used task first", async () => {
+    const size = stored("task-0").document.length;
+    const cache = new TaskViewCache(size * 3);
+    const rows = new Map(["task-0", "task-1", "task-2", "task-3"].map((id) => [id, new Row(1, stored(id).document)]));
+    const read = (id: string) => cache.view(id, View.FULL, rows.get(id)!.read);
+    const views = new Map([["task-0", await read("task-0")], ["task-1", await read("task-1")], ["task-2", await read("task-2")]]);
+    assert.equal(cache.heldBytes, size * 3);
+    // task-0 is read again, so task-1 is now the least recently used.
+    assert.equal(await read("task-0"), views.get("task-0"));
+    await read("task-3");
+    assert.equal(cache.size, 3);
+    assert.ok(cache.heldBytes <= size * 3);
+    assert.equal(await read("task-0"), views.get("task-0"), "task-0 stayed");
+    assert.equal(await read("task-2"), views.get("task-2"), "task-2 stayed");
+    assert.notEqual(await read("task-1"), views.get("task-1"), "task-1 was dropped and decoded again");
+    assert.equal(rows.get("task-1")!.documentReads, 2);
+  });
+
+  test("a document larger than the limit is answered but not kept; a limit of 0 keeps nothing", async () => {
+    const big = new Row(1, stored("big", { stdout: "x".repeat(4096) }).document);
     const small = new TaskViewCache(1024);
-    const view = small.view("big", document, View.FULL);
-    assert.equal(view.logs[0]?.logs[0]?.stdout.length, 4096);
+    assert.equal((await small.view("big", View.FULL, big.read))?.logs[0]?.logs[0]?.stdout.length, 4096);
     assert.equal(small.size, 0);
     assert.equal(small.heldBytes, 0);
+    await small.view("big", View.FULL, big.read);
+    assert.equal(big.documentReads, 2, "read with its document each time");
     const none = new TaskViewCache(0);
-    assert.equal(none.view("a", stored("a").document, View.BASIC).id, "a");
+    assert.equal((await none.view("a", View.BASIC, new Row(1, stored("a").document).read))?.id, "a");
     assert.equal(none.size, 0);
   });
 
@@ -96,20 +146,20 @@ describe("TaskViewCache", () => {
     assert.equal(cache.heldBytes, 2 * MINIMAL_ENTRY_BYTES);
   });
 
-  test("MINIMAL and the decoded views of one task live side by side; a changed document is decoded again", () => {
+  test("MINIMAL and the decoded views of one task live side by side; a new version is decoded again", async () => {
     const cache = new TaskViewCache(1 << 20);
-    const { document } = stored("a");
+    const row = new Row(1, stored("a").document);
     const minimal = cache.minimal("a", State.RUNNING);
-    const basic = cache.view("a", document, View.BASIC);
+    const basic = await cache.view("a", View.BASIC, row.read);
     assert.equal(cache.minimal("a", State.RUNNING), minimal, "kept beside BASIC");
-    assert.equal(cache.view("a", document, View.BASIC), basic);
+    assert.equal(await cache.view("a", View.BASIC, row.read), basic);
     assert.equal(cache.size, 1);
-    assert.equal(cache.heldBytes, document.length);
-    const changed = stored("a", { state: State.COMPLETE }).document;
-    assert.equal(cache.view("a", changed, View.BASIC).state, State.COMPLETE);
+    assert.equal(cache.heldBytes, row.document.length);
+    row.update(stored("a", { state: State.COMPLETE }).document);
+    assert.equal((await cache.view("a", View.BASIC, row.read))?.state, State.COMPLETE);
     assert.equal(cache.minimal("a", State.COMPLETE).state, State.COMPLETE);
     assert.equal(cache.size, 1);
-    assert.equal(cache.heldBytes, changed.length);
+    assert.equal(cache.heldBytes, row.document.length);
   });
 
   test("tasks read only as MINIMAL count toward the limit and leave least recently used first; a limit of 0 keeps none", () => {

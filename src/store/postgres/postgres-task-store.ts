@@ -9,7 +9,7 @@ import { decodePageToken } from "../page-token.js";
 import { TaskExistsError } from "../store-errors.js";
 import { decodeTask, encodeTask } from "../task-document.js";
 import { TERMINAL_STATES } from "../task-states.js";
-import { TaskViewCache } from "../task-view-cache.js";
+import { TaskViewCache, type StoredView } from "../task-view-cache.js";
 import type { FollowedTask, ListQuery, Scope, TaskChange, TaskPage, TaskRecord, TaskStore } from "../task-store.js";
 import type { TaskStoreTuning } from "../task-store-tuning.js";
 import { FOLLOWED_COLUMNS, followedTaskOf, taskRecordOf, type BookkeepingRow, type FollowedRow } from "../task-rows.js";
@@ -75,8 +75,15 @@ const SQL = {
   // getView: one column each.
   stateAll: { name: "tes_task_state_all", text: "SELECT state AS value FROM tasks WHERE id = $1" },
   stateOwned: { name: "tes_task_state_owned", text: "SELECT state AS value FROM tasks WHERE id = $1 AND owner = $2" },
-  documentAll: { name: "tes_task_document_all", text: "SELECT document AS value FROM tasks WHERE id = $1" },
-  documentOwned: { name: "tes_task_document_owned", text: "SELECT document AS value FROM tasks WHERE id = $1 AND owner = $2" },
+  // The document only when the version is not the one whose views are held (see TaskViewCache.view).
+  versionAll: {
+    name: "tes_task_version_all",
+    text: "SELECT version, CASE WHEN version = $2 THEN NULL ELSE document END AS document FROM tasks WHERE id = $1",
+  },
+  versionOwned: {
+    name: "tes_task_version_owned",
+    text: "SELECT version, CASE WHEN version = $2 THEN NULL ELSE document END AS document FROM tasks WHERE id = $1 AND owner = $3",
+  },
   update: {
     name: "tes_task_update",
     text: `UPDATE tasks
@@ -281,13 +288,17 @@ export class PostgresTaskStore implements TaskStore {
   }
 
   async getView(id: string, scope: Scope, view: View): Promise<Task | undefined> {
-    const minimal = view === View.MINIMAL;
-    const sql = minimal ? (scope.all ? SQL.stateAll : SQL.stateOwned) : scope.all ? SQL.documentAll : SQL.documentOwned;
-    const result = await this.pool.query<{ value: State | Buffer }>({ ...sql, values: scope.all ? [id] : [id, scope.owner] });
-    const value = result.rows[0]?.value;
-    if (value === undefined) return undefined;
-    if (minimal) return this.views.minimal(id, value as State);
-    return this.views.view(id, value as Buffer, view === View.FULL ? View.FULL : View.BASIC);
+    if (view === View.MINIMAL) {
+      const sql = scope.all ? SQL.stateAll : SQL.stateOwned;
+      const result = await this.pool.query<{ value: State }>({ ...sql, values: scope.all ? [id] : [id, scope.owner] });
+      const state = result.rows[0]?.value;
+      return state === undefined ? undefined : this.views.minimal(id, state);
+    }
+    return this.views.view(id, view === View.FULL ? View.FULL : View.BASIC, async (heldVersion) => {
+      const sql = scope.all ? SQL.versionAll : SQL.versionOwned;
+      const result = await this.pool.query<StoredView>({ ...sql, values: scope.all ? [id, heldVersion] : [id, heldVersion, scope.owner] });
+      return result.rows[0];
+    });
   }
 
   async list(query: ListQuery, scope: Scope): Promise<TaskPage> {

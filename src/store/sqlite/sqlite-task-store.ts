@@ -37,8 +37,9 @@ const SQL = {
   // getView: one column each, read with pluck (no row object).
   stateAll: "SELECT state FROM tasks WHERE id = ?",
   stateOwned: "SELECT state FROM tasks WHERE id = ? AND owner = ?",
-  documentAll: "SELECT document FROM tasks WHERE id = ?",
-  documentOwned: "SELECT document FROM tasks WHERE id = ? AND owner = ?",
+  // The document only when the version is not the one whose views are held (see TaskViewCache.view).
+  versionAll: "SELECT version, CASE WHEN version = ? THEN NULL ELSE document END FROM tasks WHERE id = ?",
+  versionOwned: "SELECT version, CASE WHEN version = ? THEN NULL ELSE document END FROM tasks WHERE id = ? AND owner = ?",
 } as const;
 
 interface RecordRow extends BookkeepingRow {
@@ -196,13 +197,16 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async getView(id: string, scope: Scope, view: View): Promise<Task | undefined> {
-    const minimal = view === View.MINIMAL;
-    const sql = minimal ? (scope.all ? SQL.stateAll : SQL.stateOwned) : scope.all ? SQL.documentAll : SQL.documentOwned;
-    const statement = this.statement(sql).pluck();
-    const value = (scope.all ? statement.get(id) : statement.get(id, scope.owner)) as State | Buffer | undefined;
-    if (value === undefined) return undefined;
-    if (minimal) return this.views.minimal(id, value as State);
-    return this.views.view(id, value as Buffer, view === View.FULL ? View.FULL : View.BASIC);
+    if (view === View.MINIMAL) {
+      const statement = this.statement(scope.all ? SQL.stateAll : SQL.stateOwned).pluck();
+      const state = (scope.all ? statement.get(id) : statement.get(id, scope.owner)) as State | undefined;
+      return state === undefined ? undefined : this.views.minimal(id, state);
+    }
+    return this.views.view(id, view === View.FULL ? View.FULL : View.BASIC, (heldVersion) => {
+      const statement = this.statement(scope.all ? SQL.versionAll : SQL.versionOwned).raw();
+      const row = (scope.all ? statement.get(heldVersion, id) : statement.get(heldVersion, id, scope.owner)) as [number, Buffer | null] | undefined;
+      return row === undefined ? undefined : { version: row[0], document: row[1] };
+    });
   }
 
   async list(query: ListQuery, scope: Scope): Promise<TaskPage> {
