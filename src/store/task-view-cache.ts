@@ -42,8 +42,8 @@ interface Entry {
  * A view is reused only while its version is the stored one, which the store reads with every
  * GetTask: an update from any process (a worker, another server) moves the version, so a stale view
  * is never served, and no invalidation is needed. The store reads the document only when the
- * stored version is not the one held. The store applies the caller's scope in its
- * query before it asks here, so a view is never handed to a caller who could not read the row.
+ * stored version is not the one held. It applies the caller's scope in its query before it asks
+ * here, so a view is never handed to a caller who could not read the row.
  *
  * Views are deeply frozen and shared between callers: they must never be changed (a change throws).
  * The limit counts the bytes of the stored documents held (decoded views take a few times that),
@@ -148,10 +148,6 @@ function decoded(entry: Entry, document: Uint8Array, view: View.BASIC | View.FUL
 
 function entryBytes(entry: Entry): number {
   return entry.document?.length ?? MINIMAL_ENTRY_BYTES;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
 /** Freezes a decoded message and everything in it (arrays, maps as objects, nested messages, bytes aside). */

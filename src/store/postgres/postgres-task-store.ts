@@ -72,10 +72,11 @@ const SQL = {
   },
   getAll: { name: "tes_task_get_all", text: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = $1` },
   getOwned: { name: "tes_task_get_owned", text: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = $1 AND owner = $2` },
-  // getView: one column each.
+  // getView. MINIMAL: the state.
   stateAll: { name: "tes_task_state_all", text: "SELECT state AS value FROM tasks WHERE id = $1" },
   stateOwned: { name: "tes_task_state_owned", text: "SELECT state AS value FROM tasks WHERE id = $1 AND owner = $2" },
-  // The document only when the version is not the one whose views are held (see TaskViewCache.view).
+  // BASIC and FULL: the document only when the version is not the one whose views are held (see
+  // TaskViewCache.view).
   versionAll: {
     name: "tes_task_version_all",
     text: "SELECT version, CASE WHEN version = $2 THEN NULL ELSE document END AS document FROM tasks WHERE id = $1",

@@ -34,10 +34,11 @@ const SQL = {
   insertTag: "INSERT INTO task_tags (task_id, key, value) VALUES (?, ?, ?)",
   getAll: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = ?`,
   getOwned: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = ? AND owner = ?`,
-  // getView: one column each, read with pluck (no row object).
+  // getView. MINIMAL: the state, read with pluck (no row object).
   stateAll: "SELECT state FROM tasks WHERE id = ?",
   stateOwned: "SELECT state FROM tasks WHERE id = ? AND owner = ?",
-  // The document only when the version is not the one whose views are held (see TaskViewCache.view).
+  // BASIC and FULL, read raw: the document only when the version is not the one whose views are
+  // held (see TaskViewCache.view).
   versionAll: "SELECT version, CASE WHEN version = ? THEN NULL ELSE document END FROM tasks WHERE id = ?",
   versionOwned: "SELECT version, CASE WHEN version = ? THEN NULL ELSE document END FROM tasks WHERE id = ? AND owner = ?",
 } as const;
