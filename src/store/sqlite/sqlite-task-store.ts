@@ -27,7 +27,7 @@ export interface SqliteTaskStoreOptions extends TaskStoreTuning {
 
 type SqlitePendingInsert = PendingInsert<Uint8Array>;
 
-const RECORD_COLUMNS = "id, owner, version, backend_handle, updated_at, trace_context, document";
+const RECORD_COLUMNS = "owner, version, backend_handle, updated_at, trace_context, document";
 const SQL = {
   insertTask: `INSERT INTO tasks (id, owner, state, name, creation_time, version, backend_handle, updated_at, trace_context, document)
        VALUES (?, ?, ?, ?, ?, 1, '', ?, ?, ?)`,
@@ -44,7 +44,6 @@ const SQL = {
 } as const;
 
 interface RecordRow extends BookkeepingRow {
-  id: string;
   /** Epoch milliseconds. */
   updated_at: number;
   document: Buffer;
