@@ -37,10 +37,12 @@ const SQL = {
   // getView. MINIMAL: the state, read with pluck (no row object).
   stateAll: "SELECT state FROM tasks WHERE id = ?",
   stateOwned: "SELECT state FROM tasks WHERE id = ? AND owner = ?",
-  // BASIC and FULL, read raw: the document only when the version is not the one whose views are
-  // held (see TaskViewCache.view).
-  versionAll: "SELECT version, CASE WHEN version = ? THEN NULL ELSE document END FROM tasks WHERE id = ?",
-  versionOwned: "SELECT version, CASE WHEN version = ? THEN NULL ELSE document END FROM tasks WHERE id = ? AND owner = ?",
+  // BASIC and FULL: the version, and the document with its version only when that is not the one
+  // whose views are held (see TaskViewCache.view).
+  versionAll: "SELECT version FROM tasks WHERE id = ?",
+  versionOwned: "SELECT version FROM tasks WHERE id = ? AND owner = ?",
+  documentAll: "SELECT version, document FROM tasks WHERE id = ?",
+  documentOwned: "SELECT version, document FROM tasks WHERE id = ? AND owner = ?",
 } as const;
 
 interface RecordRow extends BookkeepingRow {
@@ -202,9 +204,16 @@ export class SqliteTaskStore implements TaskStore {
       const state = (scope.all ? statement.get(id) : statement.get(id, scope.owner)) as State | undefined;
       return state === undefined ? undefined : this.views.minimal(id, state);
     }
+    // Two statements where PostgreSQL has one CASE (a round trip saved there): with the CPU caches
+    // as cold as they are between requests, the version alone reads as fast as MINIMAL's state,
+    // and the CASE cost 5 µs more. A miss reads version and document together, of one snapshot.
     return this.views.view(id, view === View.FULL ? View.FULL : View.BASIC, (heldVersion) => {
-      const statement = this.statement(scope.all ? SQL.versionAll : SQL.versionOwned).raw();
-      const row = (scope.all ? statement.get(heldVersion, id) : statement.get(heldVersion, id, scope.owner)) as [number, Buffer | null] | undefined;
+      const versions = this.statement(scope.all ? SQL.versionAll : SQL.versionOwned).pluck();
+      const version = (scope.all ? versions.get(id) : versions.get(id, scope.owner)) as number | undefined;
+      if (version === undefined) return undefined;
+      if (version === heldVersion) return { version, document: null };
+      const documents = this.statement(scope.all ? SQL.documentAll : SQL.documentOwned).raw();
+      const row = (scope.all ? documents.get(id) : documents.get(id, scope.owner)) as [number, Buffer] | undefined;
       return row === undefined ? undefined : { version: row[0], document: row[1] };
     });
   }
