@@ -14,7 +14,7 @@ export interface StoredView {
   document: Uint8Array | null;
 }
 
-/** Stored versions start at 1: a read asked to leave out the document at this one always includes it. */
+/** Stored versions start at 1, so a read told that this one is held always includes the document. */
 const NO_VERSION = 0;
 
 interface Entry {
