@@ -421,6 +421,44 @@ export function defineTaskStoreConformanceTests(target: ConformanceTarget): void
         assertSameTask(await store.getView(task.id, ALL, View.MINIMAL), create(TaskSchema, { id: task.id, state: State.QUEUED }));
       });
 
+      test("GetTasks asked together, of different tasks, views and scopes, each get their own answer", async () => {
+        const { store } = await freshStore();
+        const alices = fullTask();
+        const bobs = newTask({ name: "bobs", state: State.RUNNING });
+        await store.insert(alices, "alice");
+        await store.insert(bobs, "bob");
+        // All asked in one turn, as concurrent requests are: the SQLite store reads them in one transaction.
+        const asked = [
+          [alices.id, ownedBy("alice"), View.FULL],
+          [bobs.id, ownedBy("bob"), View.MINIMAL],
+          [alices.id, ownedBy("bob"), View.BASIC],
+          [uuidv7(), ALL, View.BASIC],
+          [bobs.id, ALL, View.BASIC],
+          [alices.id, ALL, View.MINIMAL],
+        ] as const;
+        const answers = await Promise.all(asked.map(([id, scope, view]) => store.getView(id, scope, view)));
+        assertSameTask(answers[0], alices);
+        assertSameTask(answers[1], create(TaskSchema, { id: bobs.id, state: State.RUNNING }));
+        assert.equal(answers[2], undefined, "another owner's task");
+        assert.equal(answers[3], undefined, "an unknown id");
+        assert.equal(answers[4]?.name, "bobs");
+        assertSameTask(answers[5], create(TaskSchema, { id: alices.id, state: State.QUEUED }));
+      });
+
+      test("GetTasks waiting when the store closes are answered; one asked after close is refused", async () => {
+        const database = await freshDatabase();
+        const store = await open(database);
+        await store.migrate();
+        const task = fullTask();
+        await store.insert(task, "");
+        const reading = Promise.all([store.getView(task.id, ALL, View.BASIC), store.getView(task.id, ALL, View.MINIMAL)]);
+        await store.close();
+        const [basic, minimal] = await reading;
+        assert.equal(basic?.name, task.name);
+        assert.equal(minimal?.state, State.QUEUED);
+        await assert.rejects(store.getView(task.id, ALL, View.BASIC));
+      });
+
       test("a view is read-only: changing it throws, and the next read is unchanged", async () => {
         const { store } = await freshStore();
         const task = fullTask();

@@ -123,6 +123,11 @@ export class PostgresTaskStore implements TaskStore {
   private readonly inserts: GroupCommitQueue<Buffer>;
   /** Group commits on their way, which close waits for. */
   private readonly committing = new Set<Promise<void>>();
+  /**
+   * Queries on their way, which close waits for too: the pool, once ended, never hands a
+   * connection to a query still waiting for one, which would fail only at its connect timeout.
+   */
+  private readonly querying = new Set<Promise<unknown>>();
 
   constructor(private readonly options: PostgresTaskStoreOptions) {
     this.views = new TaskViewCache(options.viewCacheBytes);
@@ -236,7 +241,7 @@ export class PostgresTaskStore implements TaskStore {
         tagValues.push(task.tags[key] ?? "");
       }
     }
-    const { rows } = await this.pool.query<{ id: string }>({
+    const { rows } = await this.query<{ id: string }>({
       ...SQL.insertMany,
       values: [
         batch.map((item) => item.task.id),
@@ -259,7 +264,7 @@ export class PostgresTaskStore implements TaskStore {
     const { task, owner, traceContext, document } = item;
     const tags = Object.entries(task.tags);
     try {
-      await this.pool.query({
+      await this.query({
         ...SQL.insert,
         values: [
           task.id,
@@ -282,8 +287,8 @@ export class PostgresTaskStore implements TaskStore {
 
   async get(id: string, scope: Scope): Promise<TaskRecord | undefined> {
     const result = scope.all
-      ? await this.pool.query<RecordRow>({ ...SQL.getAll, values: [id] })
-      : await this.pool.query<RecordRow>({ ...SQL.getOwned, values: [id, scope.owner] });
+      ? await this.query<RecordRow>({ ...SQL.getAll, values: [id] })
+      : await this.query<RecordRow>({ ...SQL.getOwned, values: [id, scope.owner] });
     const row = result.rows[0];
     return row === undefined ? undefined : toRecord(row);
   }
@@ -291,13 +296,13 @@ export class PostgresTaskStore implements TaskStore {
   async getView(id: string, scope: Scope, view: View): Promise<Task | undefined> {
     if (view === View.MINIMAL) {
       const sql = scope.all ? SQL.stateAll : SQL.stateOwned;
-      const result = await this.pool.query<{ value: State }>({ ...sql, values: scope.all ? [id] : [id, scope.owner] });
+      const result = await this.query<{ value: State }>({ ...sql, values: scope.all ? [id] : [id, scope.owner] });
       const state = result.rows[0]?.value;
       return state === undefined ? undefined : this.views.minimal(id, state);
     }
     return this.views.view(id, view === View.FULL ? View.FULL : View.BASIC, async (heldVersion) => {
       const sql = scope.all ? SQL.versionAll : SQL.versionOwned;
-      const result = await this.pool.query<StoredView>({ ...sql, values: scope.all ? [id, heldVersion] : [id, heldVersion, scope.owner] });
+      const result = await this.query<StoredView>({ ...sql, values: scope.all ? [id, heldVersion] : [id, heldVersion, scope.owner] });
       return result.rows[0];
     });
   }
@@ -308,13 +313,13 @@ export class PostgresTaskStore implements TaskStore {
     if (query.namePrefix?.includes("\u0000")) return { tasks: [] };
     const withDocument = query.view !== View.MINIMAL;
     const sql = buildListSql(query, scope, afterId, withDocument, (index) => `$${index}`);
-    const { rows } = await this.pool.query<ListRow>(sql.text, sql.values);
+    const { rows } = await this.query<ListRow>(sql.text, sql.values);
     return pageOfRows(rows, query, scope);
   }
 
   async update(id: string, expectedVersion: number, change: TaskChange): Promise<TaskRecord | undefined> {
     if (change.task.id !== id) throw new Error(`update(${id}): the changed task carries id ${change.task.id}`);
-    const { rows } = await this.pool.query<Omit<RecordRow, "document">>({
+    const { rows } = await this.query<Omit<RecordRow, "document">>({
       ...SQL.update,
       values: [
         toBuffer(encodeTask(change.task)),
@@ -327,19 +332,19 @@ export class PostgresTaskStore implements TaskStore {
     });
     const row = rows[0];
     if (row !== undefined) return taskRecordOf(change.task, row, row.updated_at);
-    const current = (await this.pool.query<VersionAndState>({ ...SQL.versionAndState, values: [id] })).rows[0];
+    const current = (await this.query<VersionAndState>({ ...SQL.versionAndState, values: [id] })).rows[0];
     return explainMissedUpdate(id, expectedVersion, change.task.state, current);
   }
 
   async findStale(states: readonly State[], updatedBefore: Date, limit: number): Promise<TaskRecord[]> {
     if (states.length === 0 || limit <= 0) return [];
-    const { rows } = await this.pool.query<RecordRow>({ ...SQL.findStale, values: [states, updatedBefore, limit] });
+    const { rows } = await this.query<RecordRow>({ ...SQL.findStale, values: [states, updatedBefore, limit] });
     return rows.map(toRecord);
   }
 
   async findFollowed(states: readonly State[], limit: number): Promise<FollowedTask[]> {
     if (states.length === 0 || limit <= 0) return [];
-    const { rows } = await this.pool.query<FollowedRow>({ ...SQL.findFollowed, values: [states, limit] });
+    const { rows } = await this.query<FollowedRow>({ ...SQL.findFollowed, values: [states, limit] });
     return rows.map(followedTaskOf);
   }
 
@@ -347,16 +352,26 @@ export class PostgresTaskStore implements TaskStore {
     const counts = new Map<State, number>(states.map((state) => [state, 0]));
     if (states.length === 0) return counts;
     // count(*) is a bigint, which pg hands over as a string.
-    const { rows } = await this.pool.query<{ state: State; count: string }>({ ...SQL.countByState, values: [states] });
+    const { rows } = await this.query<{ state: State; count: string }>({ ...SQL.countByState, values: [states] });
     for (const row of rows) counts.set(row.state, Number(row.count));
     return counts;
   }
 
   async close(): Promise<void> {
-    // Inserts already accepted are written, not dropped (their callers are waiting on them).
+    // Inserts already accepted are written, and queries asked for answered, not dropped (their callers are waiting on them).
     if (!this.pool.ended) this.inserts.flush();
     await Promise.all(this.committing);
+    await Promise.allSettled(this.querying);
     if (!this.pool.ended) await this.pool.end();
+  }
+
+  /** pool.query, counted among the queries close waits for. */
+  private query<Row extends pg.QueryResultRow>(config: pg.QueryConfig | string, values?: unknown[]): Promise<pg.QueryResult<Row>> {
+    const running = this.pool.query<Row>(config, values);
+    const done = (): void => void this.querying.delete(running);
+    this.querying.add(running);
+    running.then(done, done);
+    return running;
   }
 }
 

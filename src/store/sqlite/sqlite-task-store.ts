@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import type { State, Task } from "../../gen/ga4gh/tes/v1/tes_pb.js";
 import { View } from "../../gen/ga4gh/tes/v1/tes_pb.js";
 import { GroupCommitQueue, type PendingInsert } from "../group-commit-queue.js";
+import { GroupReadQueue } from "../group-read-queue.js";
 import { buildListSql, pageOfRows, type ListRow } from "../list-sql.js";
 import { pendingMigrations } from "../migration.js";
 import { explainMissedUpdate, type VersionAndState } from "../missed-update.js";
@@ -69,6 +70,8 @@ export class SqliteTaskStore implements TaskStore {
   private readonly views: TaskViewCache;
   /** Inserts waiting for the next group commit (see insert). */
   private readonly inserts: GroupCommitQueue<Uint8Array>;
+  /** GetTask reads waiting to share the turn's read transaction (see getView). */
+  private readonly reads: GroupReadQueue;
   /** Built on first use: the tables exist only after migrate. */
   private insertStatements:
     | {
@@ -89,6 +92,8 @@ export class SqliteTaskStore implements TaskStore {
     // Statement journals (each group-commit savepoint has one) stay in memory instead of a temp
     // file: a batch of 16 inserts made 161k pwrite calls per 8000 tasks with a file, 29k without.
     this.db.pragma("temp_store = MEMORY");
+    const readTogether = this.db.transaction((runAll: () => void) => runAll());
+    this.reads = new GroupReadQueue((runAll) => readTogether(runAll));
   }
 
   async migrate(): Promise<void> {
@@ -198,7 +203,13 @@ export class SqliteTaskStore implements TaskStore {
     return row === undefined ? undefined : toRecord(row);
   }
 
-  async getView(id: string, scope: Scope, view: View): Promise<Task | undefined> {
+  /** GetTasks of one turn share a read transaction (GroupReadQueue): most of a lone read's cost. */
+  getView(id: string, scope: Scope, view: View): Promise<Task | undefined> {
+    return this.reads.add(() => this.readView(id, scope, view));
+  }
+
+  /** Reads synchronously (inside the turn's transaction); BASIC and FULL may decode after it, in TaskViewCache.view. */
+  private readView(id: string, scope: Scope, view: View): Promise<Task | undefined> | Task | undefined {
     if (view === View.MINIMAL) {
       const statement = this.statement(scope.all ? SQL.stateAll : SQL.stateOwned).pluck();
       const state = (scope.all ? statement.get(id) : statement.get(id, scope.owner)) as State | undefined;
@@ -279,8 +290,9 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async close(): Promise<void> {
-    // Inserts already accepted are written, not dropped (their callers are waiting on them).
+    // Inserts already accepted are written, and reads asked for answered, not dropped (their callers are waiting on them).
     if (this.db.open) this.inserts.flush();
+    if (this.db.open) this.reads.flush();
     if (this.db.open) this.db.close();
   }
 
