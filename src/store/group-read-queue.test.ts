@@ -2,11 +2,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { GroupReadQueue } from "./group-read-queue.js";
 
-/** A queue whose shared "transaction" records which reads ran inside each one. */
+/** A queue whose shared "transaction" records which reads ran inside each one, and how many it was told of. */
 function recordingQueue(options: { failBegin?: Error; failEnd?: Error } = {}) {
   const transactions: string[][] = [];
+  const told: number[] = [];
   let current: string[] | undefined;
-  const queue = new GroupReadQueue((runAll) => {
+  const queue = new GroupReadQueue((runAll, reads) => {
+    told.push(reads);
     if (options.failBegin !== undefined) throw options.failBegin;
     current = [];
     transactions.push(current);
@@ -19,11 +21,11 @@ function recordingQueue(options: { failBegin?: Error; failEnd?: Error } = {}) {
     current.push(name);
     return value;
   };
-  return { queue, transactions, read };
+  return { queue, transactions, told, read };
 }
 
 test("reads asked for in one turn run in one shared transaction, in the order asked, after the turn", async () => {
-  const { queue, transactions, read } = recordingQueue();
+  const { queue, transactions, told, read } = recordingQueue();
   const answers = Promise.all([queue.add(read("a")), queue.add(read("b")), queue.add(read("c"))]);
   assert.deepEqual(transactions, [], "nothing runs before the turn ends");
   assert.deepEqual(await answers, ["a", "b", "c"]);
@@ -31,6 +33,7 @@ test("reads asked for in one turn run in one shared transaction, in the order as
 
   assert.equal(await queue.add(read("d")), "d");
   assert.deepEqual(transactions, [["a", "b", "c"], ["d"]], "a later turn has a transaction of its own");
+  assert.deepEqual(told, [3, 1], "the store is told how many reads share each (a lone one needs no BEGIN)");
 });
 
 test("a read that answers a promise is answered with what the promise settles to", async () => {

@@ -20,11 +20,12 @@ export class GroupReadQueue {
   private pending: PendingRead[] = [];
 
   /**
-   * `together(runAll)` calls runAll inside one read transaction (for SQLite, a better-sqlite3
-   * transaction). A read that throws fails alone; if `together` itself throws (a closed database),
-   * every read of the turn not yet answered fails with its error.
+   * `together(runAll, reads)` calls runAll inside one read transaction (for SQLite, a
+   * better-sqlite3 transaction), or, for a turn's lone read, as it likes. A read that throws fails
+   * alone; if `together` itself throws (a closed database), every read of the turn not yet
+   * answered fails with its error.
    */
-  constructor(private readonly together: (runAll: () => void) => void) {}
+  constructor(private readonly together: (runAll: () => void, reads: number) => void) {}
 
   /** Answers what `read` returns (or rejects with what it throws), once it ran with the rest of its turn. */
   add<T>(read: () => T): Promise<Awaited<T>> {
@@ -50,7 +51,7 @@ export class GroupReadQueue {
             reject(error);
           }
         }
-      });
+      }, batch.length);
     } catch (error) {
       // This runs at the end of a turn, where a throw would be uncaught: it goes to the reads instead.
       for (const { reject } of batch.slice(ran)) reject(error);

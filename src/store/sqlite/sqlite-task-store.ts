@@ -93,7 +93,8 @@ export class SqliteTaskStore implements TaskStore {
     // file: a batch of 16 inserts made 161k pwrite calls per 8000 tasks with a file, 29k without.
     this.db.pragma("temp_store = MEMORY");
     const readTogether = this.db.transaction((runAll: () => void) => runAll());
-    this.reads = new GroupReadQueue((runAll) => readTogether(runAll));
+    // A lone read is a transaction of its own already: BEGIN and COMMIT around it would only add two statements.
+    this.reads = new GroupReadQueue((runAll, reads) => (reads === 1 ? runAll() : readTogether(runAll)));
   }
 
   async migrate(): Promise<void> {
