@@ -116,7 +116,26 @@ describe("CancelTask", () => {
       h.queue.failWith = undefined;
     }
     assert.equal((await h.client.getTask({ id })).state, State.CANCELING);
+    // The enqueue goes on after the answer; its failure is logged as soon as it fails.
+    await new Promise((resolve) => setImmediate(resolve));
     assert.ok(h.logLines.some((line) => line.taskId === id && line.level === 40));
+  });
+
+  it("answers once the task is CANCELING in the store, without waiting for the queue to take the cancel", async () => {
+    const { id } = await h.client.createTask(validTask());
+    await advanceTask(h.store, id, State.RUNNING, { backendHandle: "h" });
+    let release = (): void => {};
+    h.queue.holdUntil = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await h.client.cancelTask({ id });
+      assert.equal((await h.client.getTask({ id })).state, State.CANCELING);
+      assert.ok(!h.queue.canceled.includes(id), "the queue has not taken the cancel yet");
+    } finally {
+      h.queue.holdUntil = undefined;
+      release();
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(h.queue.canceled.at(-1), id, "and takes it after the answer");
   });
 });
 

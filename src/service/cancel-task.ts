@@ -12,6 +12,7 @@ import { TerminalStateError } from "../store/store-errors.js";
 import { isTerminal } from "../store/task-states.js";
 import type { TaskRecord } from "../store/task-store.js";
 import { callerOf } from "./caller-of.js";
+import { enqueueInBackground } from "./enqueue-in-background.js";
 import { errors } from "./errors.js";
 import { isPossibleTaskId } from "./task-id.js";
 import type { ResolvedDeps } from "./task-service-deps.js";
@@ -47,13 +48,12 @@ export function cancelTaskHandler(deps: ResolvedDeps) {
       if (updated === undefined) continue;
 
       if (change.state === State.CANCELING) {
-        try {
-          await deps.queue.enqueueCancel(record.task.id);
-        } catch (error) {
-          // The task is CANCELING in the store, which is what matters: the worker's sweep finds
-          // CANCELING tasks without a job and finishes them, so the request still succeeds.
-          deps.logger.warn({ err: error, taskId: record.task.id }, "task set CANCELING but not enqueued; the recovery sweep will cancel it");
-        }
+        // The task is CANCELING in the store, which is what matters: the worker's sweep finds
+        // CANCELING tasks without a job and finishes them, so the request succeeds either way.
+        enqueueInBackground(
+          () => deps.queue.enqueueCancel(record.task.id),
+          (error) => deps.logger.warn({ err: error, taskId: record.task.id }, "task set CANCELING but not enqueued; the recovery sweep will cancel it"),
+        );
       }
       return {};
     }

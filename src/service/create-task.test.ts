@@ -104,6 +104,22 @@ describe("CreateTask", () => {
     assert.equal(h.queue.submitted.at(-1), id);
   });
 
+  it("answers once the task is stored, without waiting for the queue to take it", async () => {
+    const slow = await startHarness();
+    try {
+      let release = (): void => {};
+      slow.queue.holdUntil = new Promise<void>((resolve) => (release = resolve));
+      const { id } = await slow.client.createTask(validTask());
+      assert.equal((await slow.store.get(id, ALL))?.task.state, State.QUEUED);
+      assert.deepEqual(slow.queue.submitted, [], "the queue has not taken it yet");
+      release();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(slow.queue.submitted, [id], "and takes it after the answer");
+    } finally {
+      await slow.close();
+    }
+  });
+
   it("still succeeds, with the task stored QUEUED, when the queue is down; the failure is logged", async () => {
     const down = await startHarness();
     try {
@@ -112,6 +128,8 @@ describe("CreateTask", () => {
       const stored = await down.store.get(id, ALL);
       assert.equal(stored?.task.state, State.QUEUED);
       assert.deepEqual(down.queue.submitted, []);
+      // The enqueue goes on after the answer; its failure is logged as soon as it fails.
+      await new Promise((resolve) => setImmediate(resolve));
       const warning = down.logLines.find((line) => line.taskId === id);
       assert.ok(warning, "the enqueue failure is logged with the task id");
       assert.equal(warning.level, 40);

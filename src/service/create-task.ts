@@ -8,6 +8,7 @@ import {
   type Task,
 } from "../gen/ga4gh/tes/v1/tes_pb.js";
 import { droppedParametersWarning, reduceBackendParameters } from "./backend-parameters.js";
+import { enqueueInBackground } from "./enqueue-in-background.js";
 import { callerOf } from "./caller-of.js";
 import { activeTraceparent } from "../telemetry/task-trace.js";
 import { errors } from "./errors.js";
@@ -16,8 +17,8 @@ import { rfc3339 } from "./timestamps.js";
 import { validateTask } from "./validate-task.js";
 
 /**
- * CreateTask: validate, store the task FULL as QUEUED, then tell the queue. Answers `{id}` only.
- * Nothing is stored when the task is refused.
+ * CreateTask: validate, store the task FULL as QUEUED, then tell the queue (without waiting for
+ * it). Answers `{id}` only. Nothing is stored when the task is refused.
  */
 export function createTaskHandler(deps: ResolvedDeps) {
   return async (request: Task, context: HandlerContext): Promise<MessageInitShape<typeof CreateTaskResponseSchema>> => {
@@ -53,14 +54,13 @@ export function createTaskHandler(deps: ResolvedDeps) {
     // The CreateTask span's traceparent stays with the task: the worker's later work joins its trace.
     await deps.store.insert(task, callerOf(context).owner, activeTraceparent());
 
-    try {
-      await deps.queue.enqueueSubmit(task.id);
-    } catch (error) {
-      // Decision: the store is the truth and the task is safely QUEUED there. The worker's
-      // recovery sweep re-enqueues QUEUED tasks that have no job, so a queue outage delays the task
-      // but does not fail the request, and the client never retries into a duplicate task.
-      deps.logger.warn({ err: error, taskId: task.id }, "task stored but not enqueued; the recovery sweep will enqueue it");
-    }
+    // Decision: the store is the truth and the task is safely QUEUED there. The worker's recovery
+    // sweep re-enqueues QUEUED tasks that have no job, so a queue outage delays the task but does
+    // not fail the request, and the client never retries into a duplicate task.
+    enqueueInBackground(
+      () => deps.queue.enqueueSubmit(task.id),
+      (error) => deps.logger.warn({ err: error, taskId: task.id }, "task stored but not enqueued; the recovery sweep will enqueue it"),
+    );
     return { id: task.id };
   };
 }
