@@ -4,9 +4,9 @@ import { after, test } from "node:test";
 import pg from "pg";
 import { create } from "@bufbuild/protobuf";
 import { v7 as uuidv7 } from "uuid";
-import { State, TaskSchema, type Task } from "../../gen/ga4gh/tes/v1/tes_pb.js";
+import { State, TaskSchema, View, type Task } from "../../gen/ga4gh/tes/v1/tes_pb.js";
 import { SchemaTooNewError } from "../migration.js";
-import { ALL } from "../task-store.js";
+import { ALL, ownedBy } from "../task-store.js";
 import { defineTaskStoreConformanceTests } from "../task-store-conformance.js";
 import type { TaskStoreTuning } from "../task-store-tuning.js";
 import { PostgresTaskStore } from "./postgres-task-store.js";
@@ -79,6 +79,24 @@ test("PostgreSQL: a task PostgreSQL refuses (U+0000 in text) fails alone; the re
     assert.deepEqual(outcomes.map((outcome) => outcome.status), tasks.map((_, index) => (index === 4 ? "rejected" : "fulfilled")));
     assert.equal(await store.get(tasks[4]!.id, ALL), undefined);
     for (const [index, task] of tasks.entries()) if (index !== 4) assert.equal((await store.get(task.id, ALL))?.task.name, task.name);
+  });
+});
+
+test("PostgreSQL: more GetTasks in one turn than one statement reads each get their own answer", async () => {
+  await withStore({}, async (store) => {
+    const tasks = Array.from({ length: 3 }, (_, index) => queuedTask(`t${index}`));
+    for (const task of tasks) await store.insert(task, "alice");
+    // Over VIEW_READS_PER_STATEMENT (512), round robin over the tasks, every view and scope.
+    const asked = Array.from({ length: 700 }, (_, index) => ({
+      task: tasks[index % 3]!,
+      view: [View.MINIMAL, View.BASIC, View.FULL][index % 3]!,
+      owner: index % 7 === 0 ? "bob" : "alice",
+    }));
+    const answers = await Promise.all(asked.map(({ task, view, owner }) => store.getView(task.id, ownedBy(owner), view)));
+    answers.forEach((answer, index) => {
+      const { task, owner } = asked[index]!;
+      assert.equal(answer?.id, owner === "bob" ? undefined : task.id, `read ${index}`);
+    });
   });
 });
 

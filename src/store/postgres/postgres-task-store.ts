@@ -9,11 +9,12 @@ import { decodePageToken } from "../page-token.js";
 import { TaskExistsError } from "../store-errors.js";
 import { decodeTask, encodeTask } from "../task-document.js";
 import { TERMINAL_STATES } from "../task-states.js";
-import { TaskViewCache, type StoredView } from "../task-view-cache.js";
+import { TaskViewCache } from "../task-view-cache.js";
 import type { FollowedTask, ListQuery, Scope, TaskChange, TaskPage, TaskRecord, TaskStore } from "../task-store.js";
 import type { TaskStoreTuning } from "../task-store-tuning.js";
 import { FOLLOWED_COLUMNS, followedTaskOf, taskRecordOf, type BookkeepingRow, type FollowedRow } from "../task-rows.js";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.js";
+import { PostgresViewReads, type ViewRow } from "./postgres-view-reads.js";
 
 /** insertBatchMax (TaskStoreTuning) is the most inserts one group commit writes in one statement. */
 export interface PostgresTaskStoreOptions extends TaskStoreTuning {
@@ -72,19 +73,6 @@ const SQL = {
   },
   getAll: { name: "tes_task_get_all", text: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = $1` },
   getOwned: { name: "tes_task_get_owned", text: `SELECT ${RECORD_COLUMNS} FROM tasks WHERE id = $1 AND owner = $2` },
-  // getView. MINIMAL: the state.
-  stateAll: { name: "tes_task_state_all", text: "SELECT state AS value FROM tasks WHERE id = $1" },
-  stateOwned: { name: "tes_task_state_owned", text: "SELECT state AS value FROM tasks WHERE id = $1 AND owner = $2" },
-  // BASIC and FULL: the document only when the version is not the one whose views are held (see
-  // TaskViewCache.view).
-  versionAll: {
-    name: "tes_task_version_all",
-    text: "SELECT version, CASE WHEN version = $2 THEN NULL ELSE document END AS document FROM tasks WHERE id = $1",
-  },
-  versionOwned: {
-    name: "tes_task_version_owned",
-    text: "SELECT version, CASE WHEN version = $2 THEN NULL ELSE document END AS document FROM tasks WHERE id = $1 AND owner = $3",
-  },
   update: {
     name: "tes_task_update",
     text: `UPDATE tasks
@@ -121,6 +109,8 @@ export class PostgresTaskStore implements TaskStore {
   private readonly views: TaskViewCache;
   /** Inserts waiting for the next group commit (see insert). */
   private readonly inserts: GroupCommitQueue<Buffer>;
+  /** GetTask reads waiting for the end of their turn (see getView). */
+  private readonly viewReads = new PostgresViewReads((config) => this.query<ViewRow & { n: string }>(config));
   /** Group commits on their way, which close waits for. */
   private readonly committing = new Set<Promise<void>>();
   /**
@@ -293,18 +283,18 @@ export class PostgresTaskStore implements TaskStore {
     return row === undefined ? undefined : toRecord(row);
   }
 
+  /**
+   * The GetTasks of one turn go in one statement (PostgresViewReads). MINIMAL asks for no document;
+   * BASIC and FULL get it only when the version is not the one whose views are held (see
+   * TaskViewCache.view).
+   */
   async getView(id: string, scope: Scope, view: View): Promise<Task | undefined> {
+    const owner = scope.all ? null : scope.owner;
     if (view === View.MINIMAL) {
-      const sql = scope.all ? SQL.stateAll : SQL.stateOwned;
-      const result = await this.query<{ value: State }>({ ...sql, values: scope.all ? [id] : [id, scope.owner] });
-      const state = result.rows[0]?.value;
-      return state === undefined ? undefined : this.views.minimal(id, state);
+      const row = await this.viewReads.read(id, owner, null);
+      return row === undefined ? undefined : this.views.minimal(id, row.state);
     }
-    return this.views.view(id, view === View.FULL ? View.FULL : View.BASIC, async (heldVersion) => {
-      const sql = scope.all ? SQL.versionAll : SQL.versionOwned;
-      const result = await this.query<StoredView>({ ...sql, values: scope.all ? [id, heldVersion] : [id, heldVersion, scope.owner] });
-      return result.rows[0];
-    });
+    return this.views.view(id, view === View.FULL ? View.FULL : View.BASIC, (heldVersion) => this.viewReads.read(id, owner, heldVersion));
   }
 
   async list(query: ListQuery, scope: Scope): Promise<TaskPage> {
@@ -360,6 +350,7 @@ export class PostgresTaskStore implements TaskStore {
   async close(): Promise<void> {
     // Inserts already accepted are written, and queries asked for answered, not dropped (their callers are waiting on them).
     if (!this.pool.ended) this.inserts.flush();
+    if (!this.pool.ended) this.viewReads.flush();
     await Promise.all(this.committing);
     await Promise.allSettled(this.querying);
     if (!this.pool.ended) await this.pool.end();
