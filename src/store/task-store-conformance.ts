@@ -427,7 +427,7 @@ export function defineTaskStoreConformanceTests(target: ConformanceTarget): void
         const bobs = newTask({ name: "bobs", state: State.RUNNING });
         await store.insert(alices, "alice");
         await store.insert(bobs, "bob");
-        // All asked in one turn, as concurrent requests are: the SQLite store reads them in one transaction.
+        // All asked in one turn, as concurrent requests are: read together (one SQLite transaction, one PostgreSQL statement).
         const asked = [
           [alices.id, ownedBy("alice"), View.FULL],
           [bobs.id, ownedBy("bob"), View.MINIMAL],

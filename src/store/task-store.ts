@@ -31,11 +31,12 @@ export interface TaskStore {
 
   /**
    * One task shaped by `view`, only to be read, or undefined when it does not exist in this scope:
-   * what GetTask answers. MINIMAL reads the state column only, never the document; BASIC and FULL
-   * read the document only when its version is not the one whose views are held. Views come from a
-   * per-store TaskViewCache: a document is decoded once and its BASIC and FULL views reused for as
-   * long as its version is the stored one, a MINIMAL view for as long as the state is. Views are
-   * deeply frozen and shared with other callers: never change one (use get to change a task).
+   * what GetTask answers. MINIMAL never reads the document; BASIC and FULL read it only when its
+   * version is not the one whose views are held. Views come from a per-store TaskViewCache: a
+   * document is decoded once and its BASIC and FULL views reused for as long as its version is the
+   * stored one, a MINIMAL view for as long as the state is. Views are deeply frozen and shared with
+   * other callers: never change one (use get to change a task). GetTasks that arrive together are
+   * read together (one transaction or statement per event-loop turn).
    */
   getView(id: string, scope: Scope, view: View): Promise<Task | undefined>;
 

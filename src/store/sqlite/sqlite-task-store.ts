@@ -204,7 +204,7 @@ export class SqliteTaskStore implements TaskStore {
     return row === undefined ? undefined : toRecord(row);
   }
 
-  /** GetTasks of one turn share a read transaction (GroupReadQueue): most of a lone read's cost. */
+  /** The GetTasks of one turn share a read transaction (GroupReadQueue), whose begin and end cost more than a read. */
   getView(id: string, scope: Scope, view: View): Promise<Task | undefined> {
     return this.reads.add(() => this.readView(id, scope, view));
   }
