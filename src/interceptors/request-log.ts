@@ -1,6 +1,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { isSpanContextValid, trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import { taskIdOf } from "./task-id-of.js";
 import { wireProtocolKey } from "./wire-protocol.js";
 
 /** Codes that say the server, not the caller, has a problem: logged as warnings. */
@@ -18,7 +19,7 @@ export function requestLog(logger: Logger): Interceptor {
     const protocol = req.contextValues.get(wireProtocolKey);
     const rpc = `${req.service.typeName}/${req.method.name}`;
     const traceId = traceIdOf(req.header);
-    const requestTaskId = req.stream ? undefined : idOf(req.message);
+    const requestTaskId = taskIdOf(req.method.input, req.message);
     const write = (error: unknown, responseTaskId?: string): void => {
       // Anything but a ConnectError reaches the client as `internal` (hide-internal-errors.ts).
       const code = error === undefined ? undefined : error instanceof ConnectError ? error.code : Code.Internal;
@@ -41,7 +42,7 @@ export function requestLog(logger: Logger): Interceptor {
       throw error;
     }
     if (!res.stream) {
-      write(undefined, idOf(res.message));
+      write(undefined, taskIdOf(req.method.output, res.message));
       return res;
     }
     const messages = res.message;
@@ -58,11 +59,6 @@ export function requestLog(logger: Logger): Interceptor {
       })(),
     };
   };
-}
-
-function idOf(message: unknown): string | undefined {
-  const id = (message as { id?: unknown } | null | undefined)?.id;
-  return typeof id === "string" && id !== "" ? id : undefined;
 }
 
 function traceIdOf(header: Headers): string | undefined {

@@ -1,6 +1,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
 import { instruments, tracer } from "../telemetry/instruments.js";
+import { taskIdOf } from "./task-id-of.js";
 import { wireProtocolKey } from "./wire-protocol.js";
 
 const headerGetter = {
@@ -50,11 +51,11 @@ export function tracing(): Interceptor {
     try {
       res = await context.with(active, () => next(req));
     } catch (error) {
-      finish(error, idOf(req.message));
+      finish(error, taskIdOf(req.method.input, req.message));
       throw error;
     }
     if (!res.stream) {
-      finish(undefined, idOf(req.message) ?? idOf(res.message));
+      finish(undefined, taskIdOf(req.method.input, req.message) ?? taskIdOf(req.method.output, res.message));
       return res;
     }
     return { ...res, message: endWith(res.message, finish, span) };
@@ -69,9 +70,4 @@ async function* endWith<T>(messages: AsyncIterable<T>, finish: (error: unknown) 
     throw error;
   }
   finish(undefined);
-}
-
-function idOf(message: unknown): string | undefined {
-  const id = (message as { id?: unknown } | null | undefined)?.id;
-  return typeof id === "string" && id !== "" ? id : undefined;
 }
