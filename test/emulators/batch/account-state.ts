@@ -30,7 +30,8 @@ export class AccountState {
   readonly jobs = new Map<string, JobRecord>();
   /** The records' wire forms, for the HTTP layer. */
   readonly wire: WireForms;
-  private etagCounter = 0x8d3d623cd661246;
+  // A bigint: the service's ETags are 60-bit numbers, past where a double can count by ones.
+  private etagCounter = 0x8d3d623cd661246n;
   /** Set once the account stops: process outcomes arriving later are ignored. */
   stopped = false;
 
@@ -43,7 +44,7 @@ export class AccountState {
   }
 
   stamp(record: Stamp): void {
-    this.etagCounter += 1 + Math.floor(Math.random() * 16);
+    this.etagCounter += BigInt(1 + Math.floor(Math.random() * 16));
     record.eTag = `0x${this.etagCounter.toString(16).toUpperCase()}`;
     record.lastModified = this.now();
   }

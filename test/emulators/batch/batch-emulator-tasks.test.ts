@@ -219,6 +219,25 @@ describe("Batch emulator: jobs, tasks and task files", () => {
     assert.equal(gone.code, "TaskNotFound");
   });
 
+  test("a task's ETag moves with each change of state; Task Delete with If-Match deletes only at the current ETag (else 412 ConditionNotMet)", async () => {
+    await batch.task.add("job-1", { id: "etag-task", commandLine: "sleep 30" });
+    const added = (await batch.task.get("job-1", "etag-task")).eTag;
+    await waitFor("running", async () => ((await batch.task.get("job-1", "etag-task")).state === "running" ? true : undefined));
+    const running = (await batch.task.get("job-1", "etag-task")).eTag;
+    await batch.task.terminate("job-1", "etag-task");
+    const ended = (await batch.task.get("job-1", "etag-task")).eTag;
+    assert.equal(new Set([added, running, ended]).size, 3, `three states, three ETags: ${added} ${running} ${ended}`);
+
+    const stale = await failure(batch.task.deleteMethod("job-1", "etag-task", { taskDeleteMethodOptions: { ifMatch: running } }));
+    assert.deepEqual([stale.statusCode, stale.code], [412, "ConditionNotMet"]);
+    assert.equal((await batch.task.get("job-1", "etag-task")).state, "completed", "not deleted");
+    const otherCondition = await failure(batch.task.deleteMethod("job-1", "etag-task", { taskDeleteMethodOptions: { ifNoneMatch: ended } }));
+    assert.deepEqual([otherCondition.statusCode, otherCondition.code], [400, "UnsupportedHeader"]);
+    const current = await batch.task.deleteMethod("job-1", "etag-task", { taskDeleteMethodOptions: { ifMatch: ended } });
+    assert.equal(current._response.status, 200);
+    assert.equal((await failure(batch.task.get("job-1", "etag-task"))).statusCode, 404);
+  });
+
   test("task files: ocp-range reads part of a file; a missing file is 404; HEAD gives the properties", async () => {
     const part = await batch.file.getFromTask("job-1", "env-task", "wd/out.txt", { fileGetFromTaskOptions: { ocpRange: "bytes=0-2" } });
     assert.equal(await readStream(part.readableStreamBody), "res");

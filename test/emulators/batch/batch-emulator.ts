@@ -219,7 +219,7 @@ export async function startBatchEmulator(options: BatchEmulatorOptions = {}): Pr
         }
       }
       for (const conditional of ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"]) {
-        if (req.headers[conditional] !== undefined) {
+        if (req.headers[conditional] !== undefined && !(operation.conditionalHeaders ?? []).includes(conditional)) {
           throw errors.unsupportedHeader({ key: "HeaderName", value: conditional }, { key: "Reason", value: "conditional requests are not emulated" });
         }
       }

@@ -71,6 +71,8 @@ export const errors = {
     "One of the query parameters specified in the request URI is not supported.",
   ),
   unsupportedHeader: error(400, "UnsupportedHeader", "One of the HTTP headers specified in the request is not supported."),
+  /** An If-Match that is not the resource's current ETag (§3 Pool Patch, Task Delete). */
+  conditionNotMet: error(412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met."),
   invalidHeaderValue: error(
     400,
     "InvalidHeaderValue",

@@ -40,6 +40,8 @@ export interface Operation {
   body?: boolean;
   /** Largest body accepted, when smaller than the emulator's default. */
   maxBodyBytes?: number;
+  /** Conditional headers the operation honours itself; any other gets 400 UnsupportedHeader. */
+  conditionalHeaders?: readonly string[];
   handle: (account: BatchAccount, req: OperationRequest) => OperationResponse | Promise<OperationResponse>;
 }
 
@@ -354,7 +356,10 @@ export const operations: readonly Operation[] = [
     name: "Task_Delete",
     method: "DELETE",
     path: "/jobs/{jobId}/tasks/{taskId}",
+    conditionalHeaders: ["if-match"],
     handle: (account, req) => {
+      const ifMatch = req.headers["if-match"];
+      if (typeof ifMatch === "string" && account.getTask(p(req, "jobId"), p(req, "taskId")).eTag !== ifMatch) throw errors.conditionNotMet();
       account.deleteTask(p(req, "jobId"), p(req, "taskId"));
       return { status: 200 };
     },
