@@ -2,7 +2,8 @@ import type { BatchServiceClient, BatchServiceModels } from "@azure/batch";
 import { type BatchCallGate, codeOf, statusOf } from "./batch-call-gate.js";
 import { lower } from "./batch-ids.js";
 
-const TASK_SELECT = "id,state,stateTransitionTime,previousState,creationTime,executionInfo,nodeInfo";
+// eTag: a task's documents are renewed by a Task Delete only while it is as listed (task-document-renewal.ts).
+const TASK_SELECT = "id,eTag,state,stateTransitionTime,previousState,creationTime,executionInfo,nodeInfo";
 /**
  * After a first full list, a job's tasks are listed incrementally: only those whose state changed
  * since the newest transition already seen, less this margin for transitions that become visible

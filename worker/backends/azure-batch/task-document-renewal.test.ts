@@ -185,6 +185,64 @@ describe("task document URLs renewed for long-queued tasks (Batch emulator, Azur
     }
   });
 
+  /**
+   * Submits a task that stays queued, moves the clock to when its documents are due, and polls with
+   * the renewal's Task Delete held at the emulator for a moment: `meanwhile` runs once the delete
+   * has arrived and before Batch acts on it, as a change at Batch between the list and the delete.
+   */
+  async function renewWhileTaskChanges(meanwhile: (handle: string) => Promise<void>): Promise<{ handle: string; first: URL; counts: Record<string, number>; b: AzureBatchBackend }> {
+    emulator.faults.setQuotas({ lowPriorityCores: 0 });
+    await noNodesLeft();
+    offsetMs = 0;
+    const b = await backend();
+    const [outcome] = await b.submit([attempt()]);
+    const handle = outcome?.kind === "submitted" ? outcome.handle : "";
+    assert.equal((await until(b, handle, (s) => s.phase === "queued")).phase, "queued");
+    const first = documentUrl(handle);
+    offsetMs = 240_000;
+    emulator.resetCounts();
+    emulator.faults.http({ operation: "Task_Delete", delayMs: 1000 });
+    const polled = b.poll([handle]);
+    for (let i = 0; i < 200 && emulator.counts().Task_Delete === undefined; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(emulator.counts().Task_Delete, 1, "the renewal's delete has reached Batch");
+    await meanwhile(handle);
+    await polled;
+    return { handle, first, counts: emulator.counts(), b };
+  }
+
+  test("a task that changed at Batch between the list and the delete (here ended by a Terminate) is not deleted nor added again", async () => {
+    const { handle, first, counts, b } = await renewWhileTaskChanges(async (changed) => {
+      const [jobId, taskId] = changed.split("/") as [string, string];
+      await batchClient(config, await batchCredentials(config)).task.terminate(jobId, taskId);
+    });
+    try {
+      assert.deepEqual([counts.Task_Delete, counts.Task_Get, counts.Task_AddCollection], [1, 1, undefined], JSON.stringify(counts));
+      assert.equal(storedTask(handle)?.state, "completed", "the task Batch changed is still there, as Batch left it");
+      assert.equal(documentUrl(handle).href, first.href, "its URLs are the ones it was added with");
+    } finally {
+      await b.close();
+    }
+  });
+
+  test("a task whose ETag moved but that still waits for a node is deleted at its new ETag and renewed", async () => {
+    const { handle, first, counts, b } = await renewWhileTaskChanges(async (changed) => {
+      const task = storedTask(changed);
+      assert.ok(task !== undefined);
+      emulator.account.stamp(task);
+    });
+    try {
+      assert.deepEqual([counts.Task_Delete, counts.Task_Get, counts.Task_AddCollection], [2, 1, 1], JSON.stringify(counts));
+      assert.equal(storedTask(handle)?.state, "active");
+      assert.ok(Date.parse(documentUrl(handle).searchParams.get("se") ?? "") > Date.parse(first.searchParams.get("se") ?? ""), "renewed");
+      emulator.faults.setQuotas({ lowPriorityCores: 16 });
+      const ended = await until(b, handle, (s) => s.phase === "ended");
+      assert.equal(ended.phase === "ended" ? ended.result.outcome : ended.phase, "complete", JSON.stringify(ended));
+      await b.release([handle]);
+    } finally {
+      await b.close();
+    }
+  });
+
   test("a document whose SAS expired before a node took the task ends a system error with Batch's reason, never the user's executor error", async () => {
     emulator.faults.setQuotas({ lowPriorityCores: 16 });
     offsetMs = 0;

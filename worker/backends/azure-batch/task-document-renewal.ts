@@ -12,9 +12,10 @@ import { MAX_TASKS_PER_COLLECTION } from "./task-submitter.js";
  * SAS expired fails its download (BlobAccessDenied, a system error). Found in the poll's own
  * Task List: a never-started `active` task whose URLs were signed longer ago than the TTL less a
  * margin (the later of when this process signed them and Batch's creationTime of the task); costs one Task Delete per such task and one AddCollection per 100 of them, plus
- * a Task Get when this process did not add the task itself (another worker, or before a restart).
- * A task a node takes in the moment between the list and the delete is stopped and runs again
- * from the start: nothing of it has reached the outputs yet, since its first executor has barely begun.
+ * a Task Get when this process did not add the task itself (another worker, or before a restart),
+ * and a Task Get and a second delete when the task changed after the list.
+ * The delete holds only while the task is as listed (If-Match its ETag): a task a node took in the
+ * moment between the list and the delete is left to run.
  */
 export class TaskDocumentRenewal {
   /**
@@ -62,7 +63,7 @@ export class TaskDocumentRenewal {
       return signedAt !== undefined && this.now() - signedAt >= renewAt;
     });
     if (due.length === 0) return;
-    const renewal = this.renewGroup(jobId, due);
+    const renewal = this.renewGroup(jobId, due.map((item) => ({ ...item, eTag: tasks.get(lower(item.taskId))?.eTag })));
     for (const { handle } of due) this.renewing.set(handle, renewal);
     try {
       await renewal;
@@ -71,18 +72,15 @@ export class TaskDocumentRenewal {
     }
   }
 
-  private async renewGroup(jobId: string, due: readonly { handle: string; taskId: string }[]): Promise<void> {
+  private async renewGroup(jobId: string, due: readonly { handle: string; taskId: string; eTag: string | undefined }[]): Promise<void> {
     const ready: { handle: string; body: BatchServiceModels.TaskAddParameter; signedAt: number }[] = [];
     await Promise.all(
-      due.map(async ({ handle, taskId }) => {
+      due.map(async ({ handle, taskId, eTag }) => {
         try {
           const body = this.bodies.get(handle)?.body ?? (await this.bodyFromBatch(jobId, taskId));
           const signedAt = this.now();
           const resourceFiles = await this.documents.renewedResourceFiles(taskId, body.resourceFiles ?? []);
-          // Gone already (404): an earlier renewal deleted it and then failed to add it again.
-          await this.gate.call(() => this.client.task.deleteMethod(jobId, taskId)).catch((err: unknown) => {
-            if (statusOf(err) !== 404) throw err;
-          });
+          if (!(await this.deleteWhileWaiting(jobId, taskId, eTag))) return;
           ready.push({ handle, body: { ...body, resourceFiles }, signedAt });
         } catch {
           // Left as it is: the next poll tries again while the task still waits.
@@ -104,6 +102,29 @@ export class TaskDocumentRenewal {
         this.bodies.set(handle, { body, signedAt });
       }
     }
+  }
+
+  /**
+   * Deletes the task if it still waits for a node: at the ETag it was listed with, and if Batch
+   * says it has changed since (412), at the ETag of a fresh read that shows it still waiting, once.
+   * False when it no longer waits (a node took it, or it ended): it is then left alone.
+   */
+  private async deleteWhileWaiting(jobId: string, taskId: string, listedETag: string | undefined): Promise<boolean> {
+    let eTag = listedETag;
+    for (let tries = 0; tries < 2; tries += 1) {
+      try {
+        await this.gate.call(() => this.client.task.deleteMethod(jobId, taskId, eTag === undefined ? {} : { taskDeleteMethodOptions: { ifMatch: eTag } }));
+        return true;
+      } catch (err) {
+        // Gone already (404): an earlier renewal deleted it and then failed to add it again.
+        if (statusOf(err) === 404) return true;
+        if (statusOf(err) !== 412) throw err;
+      }
+      const now = await this.gate.call(() => this.client.task.get(jobId, taskId, { taskGetOptions: { select: "id,eTag,state,executionInfo" } }));
+      if (lower(now.state) !== "active" || now.executionInfo?.startTime !== undefined) return false;
+      eTag = now.eTag;
+    }
+    return false;
   }
 
   /** The add parameters of a task this process did not add, from Batch: what taskAddParameter sets. */
