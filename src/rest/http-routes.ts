@@ -10,6 +10,12 @@ export interface HttpRoute {
   readonly method: DescMethodUnary;
   /** "" (no body), "*" (the whole request message) or the name of the request field the body fills. */
   readonly body: string;
+  /**
+   * The body can set no field: `*` where the path binds every field of the request (CancelTask's
+   * id). Such a body is read within the size limit and dropped unparsed, whatever its content type:
+   * clients send `{}`, or nothing, with or without a JSON content type.
+   */
+  readonly bodySetsNothing: boolean;
 }
 
 /** Every binding (main rule and additional_bindings) of every unary method of the services. */
@@ -54,7 +60,10 @@ function routeOf(method: DescMethodUnary, rule: HttpRule): HttpRoute {
   if (rule.body !== "" && rule.body !== "*" && !method.input.fields.some((f) => f.name === rule.body)) {
     throw new Error(`${method.parent.typeName}.${method.name}: google.api.http body "${rule.body}" is not a field of ${method.input.typeName}`);
   }
-  return { httpMethod, template: parsePathTemplate(path), method, body: rule.body };
+  const template = parsePathTemplate(path);
+  const pathFields = new Set(template.segments.flatMap((segment) => (segment.kind === "variable" ? [segment.fieldPath[0]] : [])));
+  const bodySetsNothing = rule.body === "*" && method.input.fields.every((field) => pathFields.has(field.name));
+  return { httpMethod, template, method, body: rule.body, bodySetsNothing };
 }
 
 export type RouteMatch =

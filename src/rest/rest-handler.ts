@@ -66,7 +66,7 @@ export function createRestHandler(options: RestHandlerOptions): (req: RestReques
     let body: unknown;
     if (route.body !== "") {
       const bytes = await readBody(req, options.maxRequestBodyBytes);
-      if (bytes.length > 0) {
+      if (bytes.length > 0 && !route.bodySetsNothing) {
         const encoding = req.headers["content-encoding"];
         if (encoding !== undefined && encoding.toLowerCase() !== "identity") {
           throw new HttpRefusal(415, Code.InvalidArgument, `the request body must not be encoded, got content-encoding ${truncate(encoding)}`);

@@ -6,7 +6,7 @@ import { RouteTable, routesOf, type HttpRoute } from "../../src/rest/http-routes
 import { parsePathTemplate } from "../../src/rest/path-template.js";
 
 function route(httpMethod: string, template: string, method: DescMethodUnary): HttpRoute {
-  return { httpMethod, template: parsePathTemplate(template), method, body: "" };
+  return { httpMethod, template: parsePathTemplate(template), method, body: "", bodySetsNothing: false };
 }
 
 describe("REST routes from google.api.http", () => {
