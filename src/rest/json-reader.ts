@@ -1,6 +1,7 @@
 import {
   create,
   fromJson,
+  getOption,
   protoInt64,
   ScalarType,
   type DescEnum,
@@ -11,6 +12,7 @@ import {
 } from "@bufbuild/protobuf";
 import { base64Decode } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { FieldBehavior, field_behavior } from "../gen/google/api/field_behavior_pb.js";
 
 /**
  * Reads TES JSON into a message, bending where real clients bend the spec, and nowhere else:
@@ -18,7 +20,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
  *   `backendParametersStrict`), as protobuf JSON parsers accept;
  * - `null` means absent; a `null` map value (Cromwell sends tags with null values) means "";
  *   a number or boolean map value is taken as its string (the spec's own examples do this);
- * - unknown fields are ignored.
+ * - unknown fields are ignored, and so are `OUTPUT_ONLY` ones (a task's id, state, logs and
+ *   creation_time): the server sets those, so whatever a client sends there, valid or not, is
+ *   neither read nor refused.
  * Anything else that does not fit the schema (wrong type, unknown enum name, a number out of
  * range) is an `invalid_argument` error that names the field, as `resources.cpu_cores`.
  */
@@ -224,16 +228,17 @@ export function readEnum(desc: DescEnum, value: unknown, path: string): number {
   throw invalidField(path, `must be one of ${names}, got ${describe(value)}`);
 }
 
-/** Accepted keys per message: JSON name, proto name and lowerCamelCase name. */
+/** Accepted keys per message: JSON name, proto name and lowerCamelCase name, of the fields a request may set. */
 const lookups = new WeakMap<DescMessage, Map<string, DescField>>();
 
 export function fieldLookup(schema: DescMessage): Map<string, DescField> {
   let lookup = lookups.get(schema);
   if (lookup === undefined) {
     lookup = new Map();
+    const settable = schema.fields.filter((field) => !getOption(field, field_behavior).includes(FieldBehavior.OUTPUT_ONLY));
     // JSON names first, so an alias never shadows another field's real name.
-    for (const field of schema.fields) lookup.set(field.jsonName, field);
-    for (const field of schema.fields) {
+    for (const field of settable) lookup.set(field.jsonName, field);
+    for (const field of settable) {
       for (const alias of [field.name, field.localName, lowerCamel(field.name)]) {
         if (!lookup.has(alias)) lookup.set(alias, field);
       }

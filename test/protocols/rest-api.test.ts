@@ -66,6 +66,24 @@ describe("TES REST over HTTP/1.1", () => {
     assert.match(full.json.creation_time, /^\d{4}-\d\d-\d\dT/);
   });
 
+  it("ignores the read-only fields a client sends on create, even values that would not parse (\"COMPLETED\", a numeric id, bad logs)", async () => {
+    const sent = {
+      ...TASK,
+      id: 123,
+      state: "COMPLETED",
+      creation_time: 12345,
+      logs: [{ logs: [{ exit_code: "x" }], start_time: ["not", "a", "time"] }],
+    };
+    const created = await call("POST", "/ga4gh/tes/v1/tasks", sent);
+    assert.equal(created.status, 200, created.text);
+    const full = await call("GET", `/ga4gh/tes/v1/tasks/${created.json.id as string}?view=FULL`);
+    assertValidTes("tesTask", full.json);
+    assert.equal(full.json.state, "QUEUED");
+    assert.notEqual(full.json.id, "123");
+    assert.match(full.json.creation_time, /^\d{4}-\d\d-\d\dT/);
+    assert.equal(full.json.logs, undefined);
+  });
+
   it("emits REQUIRED fields holding defaults over the wire: exit_code 0, size_bytes \"0\", empty outputs", async () => {
     const id = await createTask();
     const record = await s.store.get(id, ALL);
