@@ -83,6 +83,11 @@ export const errors = {
     invalid,
     (field: string, other: string) => `${field} is the same path as ${other}`,
   ),
+  duplicateInputPath: defineError(
+    "TES_DUPLICATE_INPUT_PATH",
+    invalid,
+    (field: string, other: string) => `${field} is the same path as ${other}, from another source (url, content, type and streamable must all match)`,
+  ),
 
   // Inputs and outputs.
   inputSourceMissing: defineError(

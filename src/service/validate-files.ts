@@ -5,10 +5,14 @@ import { errors } from "./errors.js";
 import { checkEnumValue } from "./enum-values.js";
 import { checkBytes, checkCount, checkNoNul } from "./text-limits.js";
 
-/** Inputs: each placed at an absolute path, from a url or from literal content (content wins). */
+/**
+ * Inputs: each placed at an absolute path, from a url or from literal content (content wins). Two
+ * inputs at one path must be the same input: Cromwell and Snakemake send a file once per use of it,
+ * and it is placed once (the runner skips the repeats).
+ */
 export function validateInputs(inputs: readonly Input[], limits: LimitsConfig): void {
   checkCount("inputs", inputs.length, limits.maxInputs);
-  const seen = new Map<string, string>();
+  const seen = new Map<string, { field: string; input: Input }>();
   let totalContent = 0;
   inputs.forEach((input, index) => {
     const field = `inputs[${index}]`;
@@ -16,8 +20,8 @@ export function validateInputs(inputs: readonly Input[], limits: LimitsConfig): 
     checkContainerPath(`${field}.path`, input.path, { maxPathBytes: limits.maxPathBytes, allowRoot: false });
     const key = normalizedPath(input.path);
     const earlier = seen.get(key);
-    if (earlier !== undefined) throw errors.duplicatePath(`${field}.path`, earlier);
-    seen.set(key, `${field}.path`);
+    if (earlier === undefined) seen.set(key, { field: `${field}.path`, input });
+    else if (!sameInput(earlier.input, input)) throw errors.duplicateInputPath(`${field}.path`, earlier.field);
     if (input.type !== undefined) checkEnumValue(`${field}.type`, input.type, FileTypeSchema);
 
     if (input.content !== "") {
@@ -31,6 +35,11 @@ export function validateInputs(inputs: readonly Input[], limits: LimitsConfig): 
   if (totalContent > limits.maxTotalInputContentBytes) {
     throw errors.totalTooLarge("inputs[*].content", limits.maxTotalInputContentBytes, totalContent);
   }
+}
+
+/** The same file from the same source: what may be asked for twice at one path. */
+function sameInput(a: Input, b: Input): boolean {
+  return a.url === b.url && a.content === b.content && a.type === b.type && a.streamable === b.streamable;
 }
 
 /** Outputs: a url and an absolute path; a wildcard path needs a literal path_prefix of it. */

@@ -44,7 +44,16 @@ const rejected: Array<[string, TaskInit, string]> = [
   ["an input path with NUL", { inputs: [input({ path: "/in/a\0" })] }, "inputs[0].path must not contain NUL characters"],
   ["an input at /", { inputs: [input({ path: "/./" })] }, 'inputs[0].path must not be the root directory "/"'],
   ["an input without url or content", { inputs: [input({ url: "" })] }, "inputs[0] needs a url or a non-empty content"],
-  ["two inputs at one path", { inputs: [input({ path: "/in/a" }), input({ path: "/in//a/" })] }, "inputs[1].path is the same path as inputs[0].path"],
+  [
+    "two different inputs at one path",
+    { inputs: [input({ path: "/in/a" }), input({ path: "/in//a/", url: "s3://b/other" })] },
+    "inputs[1].path is the same path as inputs[0].path, from another source (url, content, type and streamable must all match)",
+  ],
+  [
+    "a url and a content input at one path",
+    { inputs: [input({ path: "/in/a" }), input({ path: "/in/a", content: "x" })] },
+    "inputs[1].path is the same path as inputs[0].path, from another source (url, content, type and streamable must all match)",
+  ],
   ["content for a directory", { inputs: [input({ content: "x", type: FileType.DIRECTORY })] }, "inputs[0].content cannot be used with type DIRECTORY: content is one file"],
   ["an unknown input type", { inputs: [input({ type: 7 as FileType })] }, "inputs[0].type must be one of FILE, DIRECTORY, got 7"],
   ["an output without url", { outputs: [output({ url: "" })] }, "outputs[0].url is required"],
@@ -99,6 +108,16 @@ describe("CreateTask validation: every bad input gets a clear invalid_argument a
           resources: create(ResourcesSchema, { cpuCores: 2, ramGb: 3.5, diskGb: 10, preemptible: true, zones: ["westeurope"] }),
         }),
       );
+      assert.equal(await storedCount(accepted.store), 1);
+    } finally {
+      await accepted.close();
+    }
+  });
+
+  it("accepts the same input twice at one path (Cromwell and Snakemake send a file once per use)", async () => {
+    const accepted = await startHarness();
+    try {
+      await accepted.client.createTask(validTask({ inputs: [input({ path: "/in/a" }), input({ path: "/in//a/" }), input({ path: "/in/b", content: "x" }), input({ path: "/in/b", content: "x" })] }));
       assert.equal(await storedCount(accepted.store), 1);
     } finally {
       await accepted.close();

@@ -18,11 +18,13 @@ type TaskInit = Parameters<typeof create<typeof TaskSchema>>[1];
 let scratch: string;
 let server: http.Server;
 let serverUrl: string;
+let helloRequests = 0;
 
 before(async () => {
   scratch = await mkdtemp(path.join(os.tmpdir(), "tes-runner-"));
   server = http.createServer((req, res) => {
     if (req.url === "/hello.txt") {
+      helloRequests += 1;
       res.writeHead(200, { "content-type": "text/plain" }).end("hello over http\n");
     } else {
       res.writeHead(404).end("not here");
@@ -81,6 +83,19 @@ describe("the runner, with the bwrap runtime", () => {
     });
     assert.equal(result.outcome, "complete", result.systemLogs.join("\n"));
     assert.equal(result.executors[0]?.stdout, "hello over http\nhello from a local file\n");
+  });
+
+  test("an input repeated at its path (as Cromwell and Snakemake send a file used twice) is downloaded once", async () => {
+    const before = helloRequests;
+    const repeated = { path: "/inputs/hello.txt", url: `${serverUrl}/hello.txt` };
+    const { result } = await run({
+      inputs: [repeated, { path: "/inputs//hello.txt", url: repeated.url }, { path: "/inputs/c.txt", content: "c" }, { path: "/inputs/c.txt", content: "c" }],
+      executors: [sh("cat /inputs/hello.txt /inputs/c.txt")],
+    });
+    assert.equal(result.outcome, "complete", result.systemLogs.join("\n"));
+    assert.equal(result.executors[0]?.stdout, "hello over http\nc");
+    assert.equal(helloRequests - before, 1, "one download for the two inputs");
+    assert.equal(result.inputBytes, BigInt("hello over http\n".length + 1));
   });
 
   test("inputBytes counts the bytes of every input downloaded, a content input and a file:// input", async () => {

@@ -1,18 +1,28 @@
 import { pathToFileURL } from "node:url";
 import { runTransfers, type Manifest, type TransferOptions, type TransferReport } from "@tes-azure/filetransfer";
 import { FileType, type Task } from "../../src/gen/ga4gh/tes/v1/tes_pb.js";
+import { normalizedPath } from "../../src/service/container-path.js";
 import type { OutputFileResult } from "../backends/compute-backend.js";
 import { redactUrl, redactUrlsIn } from "./redact-url.js";
 
 /**
- * The task's inputs and outputs handed to filetransfer, unchanged but for two things: a bare
- * absolute path as a URL means that local file (`file://`), and the manifest's root is the attempt's
- * container root. Every message that comes back is stripped of URL secrets before it is logged.
+ * The task's inputs and outputs handed to filetransfer, unchanged but for three things: a bare
+ * absolute path as a URL means that local file (`file://`), the manifest's root is the attempt's
+ * container root, and an input repeated at the same path (CreateTask accepts a repeat only when it
+ * is the same input) is placed once. Every message that comes back is stripped of URL secrets
+ * before it is logged.
  */
 export function manifestOf(task: Task, root: string): Manifest {
+  const placed = new Set<string>();
+  const firstAtItsPath = (input: Task["inputs"][number]): boolean => {
+    const key = normalizedPath(input.path);
+    if (placed.has(key)) return false;
+    placed.add(key);
+    return true;
+  };
   return {
     root,
-    inputs: task.inputs.map((input) => ({
+    inputs: task.inputs.filter(firstAtItsPath).map((input) => ({
       ...(input.name === "" ? {} : { name: input.name }),
       ...(input.content === "" ? { url: asUrl(input.url) } : { content: input.content }),
       path: input.path,
