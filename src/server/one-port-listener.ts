@@ -1,6 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from "node:http2";
 import net, { type AddressInfo, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { EdgeLimits } from "../config/server.js";
 
 export type EdgeRequest = IncomingMessage | Http2ServerRequest;
@@ -71,6 +72,7 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
 
     secure.on("request", handler);
     secure.on("connection", track);
+    secure.on("clientError", answerUnparsable(limits));
     h2 = secure;
     front = secure;
   } else {
@@ -84,6 +86,7 @@ export function createOnePortListener(options: OnePortListenerOptions): OnePortL
       handler,
     );
     h1.keepAliveTimeout = limits.idleTimeoutMs;
+    h1.on("clientError", answerUnparsable(limits));
     // A client that stops reading its response (or sending mid-request) holds nothing for longer.
     h1.setTimeout(limits.requestTimeoutMs);
     h2 = http2.createServer({ settings: h2Settings, maxSessionInvalidFrames: 100 }, handler);
@@ -184,6 +187,34 @@ function trackHttp1Requests() {
       for (const socket of known) if ((active.get(socket) ?? 0) === 0) socket.end();
     },
   };
+}
+
+/**
+ * HTTP/1.1 requests Node's parser refuses before any handler sees them (headers or URL over
+ * MAX_HEADER_BYTES, malformed requests, a request timeout) are answered as Node would, but with
+ * the API's JSON error body. As in Node, only on a connection that has not been answered on yet
+ * (anywhere else the client could not tell this answer from the one before), and then closed.
+ * Other errors (a TLS handshake that failed or stalled) close the connection without a word.
+ */
+function answerUnparsable(limits: EdgeLimits): (error: Error & { code?: string }, socket: Duplex) => void {
+  return (error, socket) => {
+    const answer = unparsableAnswer(error.code, limits);
+    if (answer !== undefined && socket.writable && (socket as Socket).bytesWritten === 0) {
+      const [status, reason, code, message] = answer;
+      const body = JSON.stringify({ code, message });
+      socket.write(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    }
+    socket.destroy();
+  };
+}
+
+function unparsableAnswer(errorCode: string | undefined, limits: EdgeLimits): [number, string, string, string] | undefined {
+  if (errorCode === "HPE_HEADER_OVERFLOW") {
+    return [431, "Request Header Fields Too Large", "resource_exhausted", `the request's headers, URL included, are larger than the limit of ${limits.maxHeaderBytes} bytes`];
+  }
+  if (errorCode === "ERR_HTTP_REQUEST_TIMEOUT") return [408, "Request Timeout", "deadline_exceeded", "the request did not arrive in time"];
+  if (errorCode?.startsWith("HPE_") === true) return [400, "Bad Request", "invalid_argument", "the request is not valid HTTP/1.1"];
+  return undefined;
 }
 
 /** Waits for enough first bytes to tell the h2 preface from HTTP/1.x, then puts them back. */

@@ -146,6 +146,11 @@ describe("edge limits, configured small", () => {
   it("refuses headers over the limit with 431, on HTTP/1.1 and h2", async () => {
     const res = await fetch(`${s.baseUrl}/ga4gh/tes/v1/service-info`, { headers: { "x-big": "z".repeat(3 * KiB) } });
     assert.equal(res.status, 431);
+    assert.equal(res.headers.get("content-type"), "application/json");
+    assert.deepEqual(await res.json(), { code: "resource_exhausted", message: "the request's headers, URL included, are larger than the limit of 2048 bytes" });
+    const longQuery = await fetch(`${s.baseUrl}/ga4gh/tes/v1/tasks?name_prefix=${"q".repeat(3 * KiB)}`);
+    assert.equal(longQuery.status, 431);
+    assert.equal(((await longQuery.json()) as { code: string }).code, "resource_exhausted");
     const session = http2.connect(s.baseUrl);
     try {
       const status = await new Promise<number | string>((resolve) => {
@@ -158,6 +163,21 @@ describe("edge limits, configured small", () => {
       assert.equal(status, 431);
     } finally {
       session.destroy();
+    }
+  });
+
+  it("answers a request that is not HTTP/1.1 with a JSON 400, and closes the connection", async () => {
+    const socket = net.connect(s.port, "127.0.0.1");
+    try {
+      socket.end("GET /ga4gh/tes/v1/service-info HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n");
+      const chunks: Buffer[] = [];
+      for await (const chunk of socket) chunks.push(chunk as Buffer);
+      const [head, body] = Buffer.concat(chunks).toString("utf8").split("\r\n\r\n");
+      assert.match(head ?? "", /^HTTP\/1\.1 400 Bad Request\r\n/);
+      assert.match(head ?? "", /\r\nconnection: close/i);
+      assert.deepEqual(JSON.parse(body ?? ""), { code: "invalid_argument", message: "the request is not valid HTTP/1.1" });
+    } finally {
+      socket.destroy();
     }
   });
 
