@@ -50,10 +50,14 @@ function readMessage(schema: DescMessage, json: unknown, path: string): Init | M
   }
   const fields = fieldLookup(schema);
   const init: Init = {};
+  const read = new Map<DescField, string>();
   for (const [key, value] of Object.entries(json)) {
     const field = fields.get(key);
     if (field === undefined || value === null) continue;
     const fieldPath = path === "" ? field.jsonName : `${path}.${field.jsonName}`;
+    // Two names of one field (cpu_cores and cpuCores): which value was meant cannot be known.
+    if (read.has(field)) throw invalidField(fieldPath, `is given twice, as "${read.get(field)}" and as "${key}"`);
+    read.set(field, key);
     const converted = readField(field, value, fieldPath);
     if (field.oneof !== undefined) {
       const current = init[field.oneof.localName] as { case: string } | undefined;

@@ -33,12 +33,17 @@ function asObject(body: unknown): JsonObject {
 }
 
 function addQuery(schema: DescMessage, json: JsonObject, query: URLSearchParams, bound: Set<string>): void {
+  const given = new Map<DescField, string>();
   for (const key of new Set(query.keys())) {
     const fields = resolvePath(schema, key.split("."));
     if (fields === undefined) continue; // unknown parameters (cache busters and the like) are ignored
     const top = fields[0] as DescField;
     if (bound.has(top.name) || bound.has(top.jsonName)) continue;
     const field = fields[fields.length - 1] as DescField;
+    // Two names of one field (name_prefix and namePrefix): which value was meant cannot be known.
+    const earlier = given.get(field);
+    if (earlier !== undefined) throw invalidField(field.jsonName, `is given twice, as "${earlier}" and as "${key}"`);
+    given.set(field, key);
     const values = query.getAll(key);
     let value: unknown;
     if (field.fieldKind === "list") {

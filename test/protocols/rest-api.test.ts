@@ -138,6 +138,9 @@ describe("TES REST over HTTP/1.1", () => {
     const next = await call("GET", `/ga4gh/tes/v1/tasks?name_prefix=filter-&page_size=1&page_token=${encodeURIComponent(page.json.next_page_token)}`);
     assert.equal(next.json.tasks.length, 1);
     assert.notEqual(next.json.tasks[0].id, page.json.tasks[0].id);
+    const twice = await call("GET", "/ga4gh/tes/v1/tasks?name_prefix=filter-a&namePrefix=filter-b");
+    assert.equal(twice.status, 400);
+    assert.deepEqual(twice.json, { code: "invalid_argument", message: 'name_prefix: is given twice, as "name_prefix" and as "namePrefix"' });
   });
 
   it("cancels with POST …:cancel and …%3Acancel, with no body, or with {} whatever its content type (the body sets nothing)", async () => {

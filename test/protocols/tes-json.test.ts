@@ -167,6 +167,11 @@ describe("reading TES JSON", () => {
     assert.equal(readTesJson(OutputFileLogSchema, { size_bytes: 42 }).sizeBytes, 42n);
   });
 
+  it("refuses one field given under two of its names, naming both", () => {
+    assert.throws(() => readTesJson(TaskSchema, { resources: { cpu_cores: 1, cpuCores: 2 } }), invalidArgument(/^resources\.cpu_cores: is given twice, as "cpu_cores" and as "cpuCores"$/));
+    assert.equal(readTesJson(TaskSchema, { resources: { cpu_cores: null, cpuCores: 2 } }).resources?.cpuCores, 2, "a null is absent, so it is not a second value");
+  });
+
   it("names the field when a value has the wrong type", () => {
     assert.throws(() => readTesJson(TaskSchema, { resources: { cpu_cores: "many" } }), invalidArgument(/^resources\.cpu_cores: must be an integer/));
     assert.throws(() => readTesJson(TaskSchema, { resources: { cpu_cores: 1.5 } }), invalidArgument(/^resources\.cpu_cores: must be an integer, got 1\.5/));
