@@ -10,9 +10,9 @@ function route(httpMethod: string, template: string, method: DescMethodUnary): H
 }
 
 describe("REST routes from google.api.http", () => {
-  it("reads every binding of TaskService from its descriptor: 5 methods x 3 paths", () => {
+  it("reads every binding of TaskService from its descriptor: 5 methods x 3 paths, and TES 0.x's service-info", () => {
     const routes = routesOf([TaskService]);
-    assert.equal(routes.length, 15);
+    assert.equal(routes.length, 16);
     const paths = routes.map((r) => `${r.httpMethod} ${r.template.source}`);
     for (const base of ["/ga4gh/tes/v1", "/v1", ""]) {
       for (const expected of [
@@ -25,6 +25,7 @@ describe("REST routes from google.api.http", () => {
         assert.ok(paths.includes(expected), `${expected} missing from ${paths.join(", ")}`);
       }
     }
+    assert.ok(paths.includes("GET /v1/tasks/service-info"));
     assert.equal(routes.find((r) => r.template.source === "/ga4gh/tes/v1/tasks" && r.httpMethod === "POST")?.body, "*");
   });
 

@@ -50,6 +50,10 @@ describe("TES REST over HTTP/1.1", () => {
       assert.equal(list.status, 200);
       assertValidTes("tesListTasksResponseMinimal", list.json);
     }
+    // TES 0.x's place for it, where py-tes before 1.0 asks: the literal wins over GetTask's {id}.
+    const legacy = await call("GET", "/v1/tasks/service-info");
+    assert.equal(legacy.status, 200);
+    assertValidTes("tesServiceInfo", legacy.json);
   });
 
   it("returns tasks shaped by view, valid against the OpenAPI", async () => {
