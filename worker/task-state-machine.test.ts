@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { State, TaskLogSchema, TaskSchema, type Task } from "../src/gen/ga4gh/tes/v1/tes_pb.js";
+import { FileType, State, TaskLogSchema, TaskSchema, type Task } from "../src/gen/ga4gh/tes/v1/tes_pb.js";
 import { TERMINAL_STATES } from "../src/store/task-states.js";
 import type { AttemptResult } from "./backends/compute-backend.js";
 import {
@@ -107,6 +107,33 @@ describe("task state machine", () => {
     for (const [outcome, state] of [["complete", State.COMPLETE], ["system_error", State.SYSTEM_ERROR], ["canceled", State.SYSTEM_ERROR]] as const) {
       assert.equal(followAttempt(task(State.RUNNING), { phase: "ended", result: { ...result, outcome } }, options)?.task.state, state);
     }
+  });
+
+  test("an ended attempt fills in the type of each untyped output from what was uploaded; declared types and wildcards stay", () => {
+    const running = create(TaskSchema, {
+      id: "t1",
+      state: State.RUNNING,
+      logs: [create(TaskLogSchema)],
+      outputs: [
+        { path: "/out/file.txt", url: "s3://b/f" },
+        { path: "/out//dir/", url: "s3://b/d" },
+        { path: "/out/declared", url: "s3://b/x", type: FileType.FILE },
+        { path: "/out/*.log", pathPrefix: "/out/", url: "s3://b/logs" },
+        { path: "/out/missing", url: "s3://b/m" },
+      ],
+    });
+    const uploaded = ["/out/file.txt", "/out/dir/a", "/out/dir/sub/b", "/out/declared/c", "/out/x.log"];
+    const result: AttemptResult = {
+      outcome: "complete",
+      executors: [{ exitCode: 0 }],
+      outputs: uploaded.map((path) => ({ url: `s3://b${path}`, path, sizeBytes: 1n })),
+      systemLogs: [],
+    };
+    const ended = followAttempt(running, { phase: "ended", result }, options)!.task;
+    assert.deepEqual(
+      ended.outputs.map((output) => output.type),
+      [FileType.FILE, FileType.DIRECTORY, FileType.FILE, undefined, undefined],
+    );
   });
 
   test("a preemption is retried as a new attempt while retries are left, then ends PREEMPTED", () => {

@@ -1,6 +1,7 @@
 import { clone, create } from "@bufbuild/protobuf";
 import {
   ExecutorLogSchema,
+  FileType,
   OutputFileLogSchema,
   State,
   TaskLogSchema,
@@ -9,8 +10,9 @@ import {
   type Task,
   type TaskLog,
 } from "../src/gen/ga4gh/tes/v1/tes_pb.js";
+import { hasWildcards, normalizedPath } from "../src/service/container-path.js";
 import { isTerminal, stateName } from "../src/store/task-states.js";
-import type { AttemptResult, AttemptStatus, ExecutorResult } from "./backends/compute-backend.js";
+import type { AttemptResult, AttemptStatus, ExecutorResult, OutputFileResult } from "./backends/compute-backend.js";
 
 /**
  * The task state machine, in one place. Each function takes a task as read from the store and
@@ -232,7 +234,23 @@ function attemptEnded(task: Task, result: AttemptResult, now: string): Task {
   log.systemLogs.push(...result.systemLogs);
   if (result.outcome === "canceled") log.systemLogs.push("the attempt was stopped outside this server");
   if (result.metadata !== undefined) Object.assign(log.metadata, result.metadata);
+  fillOutputTypes(next, result.outputs);
   return next;
+}
+
+/**
+ * TES asks the server to fill in a file's type once the run knows it. An output the client left
+ * untyped (and without wildcards, which may match either) is a FILE when a file was uploaded from
+ * its very path, a DIRECTORY when files were uploaded from under it; untouched when nothing was.
+ */
+function fillOutputTypes(task: Task, uploaded: readonly OutputFileResult[]): void {
+  const paths = uploaded.map((file) => normalizedPath(file.path));
+  for (const output of task.outputs) {
+    if (output.type !== undefined || hasWildcards(output.path)) continue;
+    const path = normalizedPath(output.path);
+    if (paths.includes(path)) output.type = FileType.FILE;
+    else if (paths.some((uploadedPath) => uploadedPath.startsWith(`${path}/`))) output.type = FileType.DIRECTORY;
+  }
 }
 
 function executorLog(result: ExecutorResult): ExecutorLog {

@@ -83,7 +83,7 @@ describe("CreateTask", () => {
     }
   });
 
-  it("fills in type FILE on inputs and outputs that leave it out, and keeps DIRECTORY", async () => {
+  it("fills in type FILE on inputs that leave it out, keeps DIRECTORY, and leaves an output's to the run", async () => {
     const { id } = await h.client.createTask(
       validTask({
         inputs: [
@@ -96,7 +96,7 @@ describe("CreateTask", () => {
     const task = await h.client.getTask({ id, view: View.BASIC });
     assert.equal(task.inputs[0]?.type, FileType.FILE);
     assert.equal(task.inputs[1]?.type, FileType.DIRECTORY);
-    assert.equal(task.outputs[0]?.type, FileType.FILE);
+    assert.equal(task.outputs[0]?.type, undefined);
   });
 
   it("enqueues the new task for submission", async () => {

@@ -40,7 +40,9 @@ export function createTaskHandler(deps: ResolvedDeps) {
     task.state = State.QUEUED;
     task.creationTime = rfc3339(deps.clock());
     task.logs = [];
-    for (const file of [...task.inputs, ...task.outputs]) file.type ??= FileType.FILE;
+    // An input without a type is fetched as a file, so it is one. What an output is, the run finds
+    // out: left unset here, it is filled in from what was uploaded when the attempt ends.
+    for (const input of task.inputs) input.type ??= FileType.FILE;
     if (task.resources !== undefined) task.resources.backendParameters = parameters.kept;
     if (parameters.dropped.length > 0) {
       // TES wants the ignored keys reported in system_logs. Before any attempt has run, the only

@@ -149,21 +149,26 @@ for (const store of STORES) {
       }
     });
 
-    test("type is filled in on inputs and outputs the client left it off, and DIRECTORY is kept", async () => {
+    test("type is filled in where the client left it off: on inputs at once, on outputs once the run found what they are; DIRECTORY is kept", async () => {
       const id = await tes.createTask({
         inputs: [{ path: "/data/a.txt", content: "a" }],
         outputs: [
           { path: "/out/a.txt", url: pathToFileURL(join(server.files, "typed", "a.txt")).href },
+          { path: "/out/u", url: pathToFileURL(join(server.files, "typed", "u")).href },
           { path: "/out/d", url: pathToFileURL(join(server.files, "typed", "d")).href, type: "DIRECTORY" },
         ],
-        executors: [sh("mkdir -p /out/d; cp /data/a.txt /out/a.txt; cp /data/a.txt /out/d/")],
+        executors: [sh("sleep 0.5; mkdir -p /out/d /out/u; cp /data/a.txt /out/a.txt; cp /data/a.txt /out/d/; cp /data/a.txt /out/u/")],
       });
       for (const view of ["BASIC", "FULL"] as const) {
         const task = await tes.getTask(id, view);
         assert.deepEqual(task.inputs?.map((input) => input.type), ["FILE"]);
-        assert.deepEqual(task.outputs?.map((output) => output.type), ["FILE", "DIRECTORY"]);
+        assert.deepEqual(task.outputs?.map((output) => output.type), [undefined, undefined, "DIRECTORY"], "an output's type is not known before the run");
       }
       assert.equal((await tes.waitForEnd(id)).state, "COMPLETE");
+      for (const view of ["BASIC", "FULL"] as const) {
+        const task = await tes.getTask(id, view);
+        assert.deepEqual(task.outputs?.map((output) => output.type), ["FILE", "DIRECTORY", "DIRECTORY"]);
+      }
     });
 
     test("wait(): polling with view=MINIMAL ends on the first state other than QUEUED, INITIALIZING or RUNNING, and that state is final", async () => {

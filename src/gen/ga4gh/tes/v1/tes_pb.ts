@@ -221,7 +221,8 @@ export type Output = Message<"ga4gh.tes.v1.Output"> & {
   pathPrefix: string;
 
   /**
-   * FILE or DIRECTORY; filled in by the server when the user leaves it out.
+   * FILE or DIRECTORY; filled in by the server, from what was uploaded, when the user leaves it
+   * out (a wildcard output, which may match both, stays untyped).
    *
    * @generated from field: optional ga4gh.tes.v1.FileType type = 6;
    */
