@@ -244,12 +244,23 @@ function attemptEnded(task: Task, result: AttemptResult, now: string): Task {
  * its very path, a DIRECTORY when files were uploaded from under it; untouched when nothing was.
  */
 function fillOutputTypes(task: Task, uploaded: readonly OutputFileResult[]): void {
-  const paths = uploaded.map((file) => normalizedPath(file.path));
+  const files = new Set<string>();
+  const directories = new Set<string>();
+  for (const file of uploaded) {
+    const path = normalizedPath(file.path);
+    files.add(path);
+    // Every directory above the file; once one is known, so are those above it.
+    for (let end = path.lastIndexOf("/"); end > 0; end = path.lastIndexOf("/", end - 1)) {
+      const directory = path.slice(0, end);
+      if (directories.has(directory)) break;
+      directories.add(directory);
+    }
+  }
   for (const output of task.outputs) {
     if (output.type !== undefined || hasWildcards(output.path)) continue;
     const path = normalizedPath(output.path);
-    if (paths.includes(path)) output.type = FileType.FILE;
-    else if (paths.some((uploadedPath) => uploadedPath.startsWith(`${path}/`))) output.type = FileType.DIRECTORY;
+    if (files.has(path)) output.type = FileType.FILE;
+    else if (directories.has(path)) output.type = FileType.DIRECTORY;
   }
 }
 
