@@ -67,6 +67,14 @@ describe("task document URLs renewed for long-queued tasks (Batch emulator, Azur
     assert.fail(`timed out; last status ${JSON.stringify(status)}`);
   }
 
+  /** Lets nodes start: the task, queued until now, runs to completion, and its attempt is released. */
+  async function runsToCompletion(b: AzureBatchBackend, handle: string): Promise<void> {
+    emulator.faults.setQuotas({ lowPriorityCores: 16 });
+    const ended = await until(b, handle, (s) => s.phase === "ended");
+    assert.equal(ended.phase === "ended" ? ended.result.outcome : ended.phase, "complete", JSON.stringify(ended));
+    await b.release([handle]);
+  }
+
   /** No node is left from an earlier test to take a task that must stay queued. */
   async function noNodesLeft(): Promise<void> {
     const nodes = () => [...emulator.account.pools.values()].reduce((sum, pool) => sum + pool.nodes.size, 0);
@@ -149,10 +157,7 @@ describe("task document URLs renewed for long-queued tasks (Batch emulator, Azur
       await b.poll([handle]);
       assert.equal(emulator.counts().Task_Delete, undefined);
 
-      emulator.faults.setQuotas({ lowPriorityCores: 16 });
-      const ended = await until(b, handle, (s) => s.phase === "ended");
-      assert.equal(ended.phase === "ended" ? ended.result.outcome : ended.phase, "complete", JSON.stringify(ended));
-      await b.release([handle]);
+      await runsToCompletion(b, handle);
     } finally {
       await b.close();
     }
@@ -176,10 +181,7 @@ describe("task document URLs renewed for long-queued tasks (Batch emulator, Azur
       const counts = emulator.counts();
       assert.deepEqual([counts.Task_Get, counts.Task_Delete, counts.Task_AddCollection], [1, 1, 1], JSON.stringify(counts));
       assert.ok(Date.parse(documentUrl(handle).searchParams.get("se") ?? "") > Date.parse(first.searchParams.get("se") ?? ""));
-      emulator.faults.setQuotas({ lowPriorityCores: 16 });
-      const ended = await until(other, handle, (s) => s.phase === "ended");
-      assert.equal(ended.phase === "ended" ? ended.result.outcome : ended.phase, "complete", JSON.stringify(ended));
-      await other.release([handle]);
+      await runsToCompletion(other, handle);
     } finally {
       await other.close();
     }
@@ -234,10 +236,7 @@ describe("task document URLs renewed for long-queued tasks (Batch emulator, Azur
       assert.deepEqual([counts.Task_Delete, counts.Task_Get, counts.Task_AddCollection], [2, 1, 1], JSON.stringify(counts));
       assert.equal(storedTask(handle)?.state, "active");
       assert.ok(Date.parse(documentUrl(handle).searchParams.get("se") ?? "") > Date.parse(first.searchParams.get("se") ?? ""), "renewed");
-      emulator.faults.setQuotas({ lowPriorityCores: 16 });
-      const ended = await until(b, handle, (s) => s.phase === "ended");
-      assert.equal(ended.phase === "ended" ? ended.result.outcome : ended.phase, "complete", JSON.stringify(ended));
-      await b.release([handle]);
+      await runsToCompletion(b, handle);
     } finally {
       await b.close();
     }
