@@ -1,4 +1,5 @@
 import type { Task } from "../gen/ga4gh/tes/v1/tes_pb.js";
+import { TurnBatch } from "./turn-batch.js";
 
 /** Inserts that arrive in the same event-loop turn share one commit, up to this many. */
 export const DEFAULT_INSERT_BATCH_MAX = 256;
@@ -23,13 +24,11 @@ export interface PendingInsert<Document> {
 export class GroupCommitQueue<Document> {
   /** The most inserts the store writes together (insertBatchMax). */
   readonly batchMax: number;
-  private pending: PendingInsert<Document>[] = [];
+  private readonly turn: TurnBatch<PendingInsert<Document>>;
 
   /** `commit` gets one turn's inserts in the order they came, and must settle every one of them. */
-  constructor(
-    insertBatchMax: number | undefined,
-    private readonly commit: (pending: PendingInsert<Document>[]) => void,
-  ) {
+  constructor(insertBatchMax: number | undefined, commit: (pending: PendingInsert<Document>[]) => void) {
+    this.turn = new TurnBatch(commit);
     this.batchMax = insertBatchMax ?? DEFAULT_INSERT_BATCH_MAX;
     if (!Number.isInteger(this.batchMax) || this.batchMax < 1) {
       throw new Error(`insertBatchMax must be a positive integer, got ${this.batchMax}`);
@@ -38,17 +37,11 @@ export class GroupCommitQueue<Document> {
 
   /** Settles only after the commit that holds the task, so a resolved insert is stored. */
   add(task: Task, owner: string, traceContext: string, document: Document): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ task, owner, traceContext, document, resolve, reject });
-      if (this.pending.length === 1) setImmediate(() => this.flush());
-    });
+    return new Promise<void>((resolve, reject) => this.turn.add({ task, owner, traceContext, document, resolve, reject }));
   }
 
   /** Hands what waits to the store now, not at the end of the turn (close: accepted inserts are written, not dropped). */
   flush(): void {
-    if (this.pending.length === 0) return;
-    const pending = this.pending;
-    this.pending = [];
-    this.commit(pending);
+    this.turn.flush();
   }
 }

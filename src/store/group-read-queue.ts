@@ -1,3 +1,5 @@
+import { TurnBatch } from "./turn-batch.js";
+
 /** A read waiting for the end of its turn; settled by the queue, whatever the read or its batch does. */
 interface PendingRead {
   read: () => unknown;
@@ -17,7 +19,7 @@ interface PendingRead {
  * begins after the reads it serves arrived.
  */
 export class GroupReadQueue {
-  private pending: PendingRead[] = [];
+  private readonly turn = new TurnBatch<PendingRead>((batch) => this.runTogether(batch));
 
   /**
    * `together(runAll, reads)` calls runAll inside one read transaction (for SQLite, a
@@ -29,17 +31,15 @@ export class GroupReadQueue {
 
   /** Answers what `read` returns (or rejects with what it throws), once it ran with the rest of its turn. */
   add<T>(read: () => T): Promise<Awaited<T>> {
-    return new Promise<Awaited<T>>((resolve, reject) => {
-      this.pending.push({ read, resolve: resolve as (value: unknown) => void, reject });
-      if (this.pending.length === 1) setImmediate(() => this.flush());
-    });
+    return new Promise<Awaited<T>>((resolve, reject) => this.turn.add({ read, resolve: resolve as (value: unknown) => void, reject }));
   }
 
   /** Runs what waits now, not at the end of the turn (close: reads already asked for are answered, not dropped). */
   flush(): void {
-    if (this.pending.length === 0) return;
-    const batch = this.pending;
-    this.pending = [];
+    this.turn.flush();
+  }
+
+  private runTogether(batch: readonly PendingRead[]): void {
     let ran = 0;
     try {
       this.together(() => {

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import type { State } from "../../gen/ga4gh/tes/v1/tes_pb.js";
+import { TurnBatch } from "../turn-batch.js";
 
 /** Most GetTasks one statement reads; a turn with more sends more statements. */
 export const VIEW_READS_PER_STATEMENT = 512;
@@ -45,26 +46,23 @@ const VIEWS = {
  * statement fails the reads it carried.
  */
 export class PostgresViewReads {
-  private pending: PendingView[] = [];
+  private readonly turn = new TurnBatch<PendingView>((pending) => {
+    for (let at = 0; at < pending.length; at += VIEW_READS_PER_STATEMENT) {
+      void this.send(pending.slice(at, at + VIEW_READS_PER_STATEMENT));
+    }
+  });
 
   /** `query` runs a statement (the store's, which close waits for). */
   constructor(private readonly query: (config: pg.QueryConfig) => Promise<pg.QueryResult<ViewRow & { n: string }>>) {}
 
   /** The task's row, or undefined when there is no such task in the caller's scope. */
   read(id: string, owner: string | null, heldVersion: number | null): Promise<ViewRow | undefined> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ id, owner, heldVersion, resolve, reject });
-      if (this.pending.length === 1) setImmediate(() => this.flush());
-    });
+    return new Promise((resolve, reject) => this.turn.add({ id, owner, heldVersion, resolve, reject }));
   }
 
   /** Sends what waits now, not at the end of the turn (close: reads asked for are answered, not dropped). */
   flush(): void {
-    const pending = this.pending;
-    this.pending = [];
-    for (let at = 0; at < pending.length; at += VIEW_READS_PER_STATEMENT) {
-      void this.send(pending.slice(at, at + VIEW_READS_PER_STATEMENT));
-    }
+    this.turn.flush();
   }
 
   private async send(batch: readonly PendingView[]): Promise<void> {
