@@ -35,6 +35,11 @@ export function invalidField(path: string, problem: string): ConnectError {
   return new ConnectError(path === "" ? problem : `${path}: ${problem}`, Code.InvalidArgument);
 }
 
+/** One field under two of its names (cpu_cores and cpuCores): which value was meant cannot be known. */
+export function fieldGivenTwice(path: string, firstName: string, secondName: string): ConnectError {
+  return invalidField(path, `is given twice, as "${firstName}" and as "${secondName}"`);
+}
+
 type Init = Record<string, unknown>;
 
 function readMessage(schema: DescMessage, json: unknown, path: string): Init | MessageShape<DescMessage> {
@@ -55,8 +60,8 @@ function readMessage(schema: DescMessage, json: unknown, path: string): Init | M
     const field = fields.get(key);
     if (field === undefined || value === null) continue;
     const fieldPath = path === "" ? field.jsonName : `${path}.${field.jsonName}`;
-    // Two names of one field (cpu_cores and cpuCores): which value was meant cannot be known.
-    if (read.has(field)) throw invalidField(fieldPath, `is given twice, as "${read.get(field)}" and as "${key}"`);
+    const earlier = read.get(field);
+    if (earlier !== undefined) throw fieldGivenTwice(fieldPath, earlier, key);
     read.set(field, key);
     const converted = readField(field, value, fieldPath);
     if (field.oneof !== undefined) {

@@ -1,5 +1,5 @@
 import type { DescField, DescMessage } from "@bufbuild/protobuf";
-import { fieldLookup, invalidField } from "./json-reader.js";
+import { fieldGivenTwice, fieldLookup, invalidField } from "./json-reader.js";
 import type { HttpRoute } from "./http-routes.js";
 import type { PathBindings } from "./path-template.js";
 
@@ -40,9 +40,8 @@ function addQuery(schema: DescMessage, json: JsonObject, query: URLSearchParams,
     const top = fields[0] as DescField;
     if (bound.has(top.name) || bound.has(top.jsonName)) continue;
     const field = fields[fields.length - 1] as DescField;
-    // Two names of one field (name_prefix and namePrefix): which value was meant cannot be known.
     const earlier = given.get(field);
-    if (earlier !== undefined) throw invalidField(field.jsonName, `is given twice, as "${earlier}" and as "${key}"`);
+    if (earlier !== undefined) throw fieldGivenTwice(field.jsonName, earlier, key);
     given.set(field, key);
     const values = query.getAll(key);
     let value: unknown;
