@@ -14,6 +14,8 @@ import { HttpRefusal, restErrorReply } from "../rest/rest-error.js";
 import { createRestHandler } from "../rest/rest-handler.js";
 import { createCorsPolicy } from "./cors.js";
 import { createOnePortListener, type EdgeRequest, type EdgeResponse } from "./one-port-listener.js";
+// Before any reply is serialized: protobuf-es writes strings to UTF-8 through Node's Buffer (see the module).
+import "./protobuf-utf8.js";
 import { bindService, type ServiceBinding } from "./service-binding.js";
 
 export interface TesServerOptions {
