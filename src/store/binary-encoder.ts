@@ -244,21 +244,23 @@ function zeroTest(scalar: ScalarType): (value: unknown) => boolean {
   }
 }
 
-/** A map's keys are the object's property names: back to the key field's type, as protobuf-es reads them. */
+/**
+ * A map's keys are the object's property names: back to the key field's type. Booleans and 32-bit
+ * integers become their values; strings, and 64-bit integers (protoInt64 reads their decimal
+ * text), stay as they are.
+ */
 function mapKeyReader(scalar: ScalarType): (key: string) => unknown {
   switch (scalar) {
-    case ScalarType.STRING:
-      return (key) => key;
     case ScalarType.BOOL:
       return (key) => key === "true";
-    case ScalarType.INT64:
-    case ScalarType.UINT64:
-    case ScalarType.SINT64:
-    case ScalarType.FIXED64:
-    case ScalarType.SFIXED64:
-      return (key) => key;
-    default:
+    case ScalarType.INT32:
+    case ScalarType.UINT32:
+    case ScalarType.SINT32:
+    case ScalarType.FIXED32:
+    case ScalarType.SFIXED32:
       return (key) => Number(key);
+    default:
+      return (key) => key;
   }
 }
 
@@ -286,17 +288,9 @@ function uncheckedScalarWriter(scalar: ScalarType): WriteValue {
         buf[pos++] = value ? 1 : 0;
       };
     case ScalarType.DOUBLE:
-      return (value: number) => {
-        reserve(8);
-        view.setFloat64(pos, value, true);
-        pos += 8;
-      };
+      return (value: number) => fixedWidth(8, (at) => view.setFloat64(at, value, true));
     case ScalarType.FLOAT:
-      return (value: number | string) => {
-        reserve(4);
-        view.setFloat32(pos, asFloat32(value), true);
-        pos += 4;
-      };
+      return (value: number | string) => fixedWidth(4, (at) => view.setFloat32(at, asFloat32(value), true));
     case ScalarType.INT32:
       return (value: number | string) => int32(asInt32(value));
     case ScalarType.SINT32:
@@ -307,17 +301,9 @@ function uncheckedScalarWriter(scalar: ScalarType): WriteValue {
     case ScalarType.UINT32:
       return (value: number | string) => uint32(asUint32(value));
     case ScalarType.FIXED32:
-      return (value: number | string) => {
-        reserve(4);
-        view.setUint32(pos, asUint32(value), true);
-        pos += 4;
-      };
+      return (value: number | string) => fixedWidth(4, (at) => view.setUint32(at, asUint32(value), true));
     case ScalarType.SFIXED32:
-      return (value: number | string) => {
-        reserve(4);
-        view.setInt32(pos, asInt32(value), true);
-        pos += 4;
-      };
+      return (value: number | string) => fixedWidth(4, (at) => view.setInt32(at, asInt32(value), true));
     case ScalarType.INT64:
       return (value: bigint | string) => {
         const { lo, hi } = protoInt64.enc(value);
@@ -402,10 +388,17 @@ function varint64(lo: number, hi: number): void {
 }
 
 function fixed64({ lo, hi }: { lo: number; hi: number }): void {
-  reserve(8);
-  view.setInt32(pos, lo, true);
-  view.setInt32(pos + 4, hi, true);
-  pos += 8;
+  fixedWidth(8, (at) => {
+    view.setInt32(at, lo, true);
+    view.setInt32(at + 4, hi, true);
+  });
+}
+
+/** `width` bytes at pos, written by `set` through the DataView (little-endian, as protobuf is). */
+function fixedWidth(width: number, set: (at: number) => void): void {
+  reserve(width);
+  set(pos);
+  pos += width;
 }
 
 /** A nested message's or packed list's length goes before it: one byte is kept for it, and the body moved if it needs more. */
