@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { clone } from "@bufbuild/protobuf";
 import { loadLimitsConfig } from "../../../src/config/limits.js";
 import { State, TaskSchema, type Task } from "../../../src/gen/ga4gh/tes/v1/tes_pb.js";
-import { BullMqTaskQueue } from "../../../src/queue/bullmq-task-queue.js";
+import { BullMqTaskQueue, SUBMIT_JOB_TASKS_MAX } from "../../../src/queue/bullmq-task-queue.js";
 import { redisAddressFromUrl } from "../../../src/redis/redis-address.js";
 import { readTesJson } from "../../../src/rest/json-reader.js";
 import { newTaskId } from "../../../src/service/task-id.js";
@@ -20,8 +20,9 @@ const BURST = 32;
 /**
  * CreateTask's parts one by one, in this process, each as CPU microseconds per task: reading the
  * JSON body, validating, encoding the document, the SQLite insert (group commit of a burst) and the
- * BullMQ enqueue (one addBulk per burst, on the real Redis). They show where CreateTask's cost over
- * the echo goes; each runs for `seconds`.
+ * BullMQ enqueue (one job per SUBMIT_JOB_TASKS_MAX tasks, on the real Redis: what the API bench's
+ * CreateTasks fill within the enqueue window; a smaller burst would wait out the window each time,
+ * and run cold). They show where CreateTask's cost over the echo goes; each runs for `seconds`.
  */
 export async function measureCreateTaskParts(body: string, seconds: number): Promise<Record<string, Figure>> {
   const limits = loadLimitsConfig({});
@@ -33,14 +34,14 @@ export async function measureCreateTaskParts(body: string, seconds: number): Pro
   };
   const template = stored();
   const figures: Record<string, Figure> = {};
-  const perTask = async (name: string, burst: () => Promise<unknown>) => {
+  const perTask = async (name: string, burst: () => Promise<unknown>, tasksPerBurst = BURST) => {
     const deadline = performance.now() + seconds * 1000;
     await burst();
     const before = process.cpuUsage();
     let tasks = 0;
     while (performance.now() < deadline) {
       await burst();
-      tasks += BURST;
+      tasks += tasksPerBurst;
     }
     const used = process.cpuUsage(before);
     figures[`createTaskParts.${name}.cpuUs`] = { value: Math.round(((used.user + used.system) / tasks) * 10) / 10, unit: "us/task" };
@@ -71,7 +72,11 @@ export async function measureCreateTaskParts(body: string, seconds: number): Pro
   const prefix = uniquePrefix("api-bench-parts");
   const queue = new BullMqTaskQueue({ connection, prefix });
   try {
-    await perTask("bullmqEnqueue", () => Promise.all(Array.from({ length: BURST }, () => queue.enqueueSubmit(newTaskId()))));
+    await perTask(
+      "bullmqEnqueue",
+      () => Promise.all(Array.from({ length: SUBMIT_JOB_TASKS_MAX }, () => queue.enqueueSubmit(newTaskId()))),
+      SUBMIT_JOB_TASKS_MAX,
+    );
   } finally {
     await queue.close();
     await removeQueues(connection, prefix);
