@@ -31,7 +31,7 @@ describe("CoalescedAdds", () => {
     assert.deepEqual(batches, [["a", "b", "c"]]);
     await Promise.all(full);
     const rest = adds.add("d");
-    assert.deepEqual(batches.length, 1);
+    assert.equal(batches.length, 1, "the next batch waits");
     await adds.drain();
     await rest;
     assert.deepEqual(batches, [["a", "b", "c"], ["d"]]);

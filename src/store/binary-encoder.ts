@@ -281,7 +281,10 @@ function uncheckedScalarWriter(scalar: ScalarType): WriteValue {
     case ScalarType.STRING:
       return string;
     case ScalarType.BYTES:
-      return (value: Uint8Array) => raw(value, true);
+      return (value: Uint8Array) => {
+        uint32(value.byteLength);
+        raw(value);
+      };
     case ScalarType.BOOL:
       return (value: boolean) => {
         reserve(1);
@@ -354,9 +357,8 @@ function string(value: string): void {
   pos += buf.write(value, pos, length, "utf8");
 }
 
-/** Raw bytes, after their length when `withLength` (bytes fields); unknown fields' data is raw. */
-function raw(bytes: Uint8Array, withLength = false): void {
-  if (withLength) uint32(bytes.byteLength);
+/** Bytes as they are: a bytes field's after its length, an unknown field's after its tag. */
+function raw(bytes: Uint8Array): void {
   reserve(bytes.byteLength);
   buf.set(bytes, pos);
   pos += bytes.byteLength;
